@@ -1,1 +1,18 @@
-//! placeholder
+//! The badgateway harness: scenario files, the in-process chain, the load, the one collector, results, reports
+//! and the CI gate. The `badgateway` binary (`main.rs`) is a thin CLI over this library.
+
+pub mod check;
+pub mod collector;
+pub mod compare;
+pub mod expect;
+pub mod load;
+pub mod mitigation;
+pub mod progress;
+pub mod record;
+pub mod report;
+pub mod result;
+pub mod run;
+pub mod scenario;
+pub mod serve;
+pub mod sweep;
+pub mod topology;

@@ -1,1 +1,262 @@
-fn main() {}
+//! `badgateway`: reproduce, measure and prevent the sporadic 502 of two-tier keep-alive proxy chains.
+//! This file is the CLI definition; each command lives in `commands/`.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use harness::check::Tolerance;
+use harness::compare::Variation;
+use harness::load::Pattern;
+use harness::serve::Tier;
+use harness::sweep::OffsetRange;
+
+#[derive(Parser)]
+#[command(name = "badgateway", version, about = ABOUT_SHORT, long_about = ABOUT)]
+struct Cli {
+    /// Log filter for the tiers' tracing events (e.g. `warn`, `gateway=debug`); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "error")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const ABOUT_SHORT: &str =
+    "Reproduce, measure and prevent the sporadic 502 Bad Gateway of two-tier proxy chains";
+
+const ABOUT: &str = "Reproduce, measure and prevent the sporadic 502 Bad Gateway of two-tier proxy chains.\n\n\
+A front gateway reuses an idle pooled connection at the instant the back proxy (Apache with KeepAlive On) \
+closes it because its KeepAliveTimeout expired: the request meets a FIN or an RST and the gateway answers 502. \
+`badgateway run` stands the chain up on 127.0.0.1, drives load shaped to hit that race, names the cause of \
+every 502, and shows the mitigations side by side.\n\n\
+Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O.";
+
+/// Where results go, shared by the commands that measure.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Outputs {
+    /// Write the result (JSON, the contract of design.md) to this file, atomically.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report with SVG charts to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// No progress bars (they are also off when stdout is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Stand a chain up in-process, drive a scenario's load, print the result table.
+    ///
+    /// Without SCENARIO: the embedded keep-alive race (scenarios/keepalive-race.toml), then the same load with
+    /// each mitigation (keep-alive off, front idle timeout below the back's, retry idempotent), then the
+    /// throughput cost of keep-alive off on a closed loop. Exit status 1 when the scenario's [expect] fails.
+    Run {
+        /// Scenario file (TOML, see design.md); the keep-alive race when omitted.
+        scenario: Option<PathBuf>,
+        /// Change a scenario key before running, e.g. `--set back.keepalive_timeout=200ms` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Only the scenario itself: no mitigation runs after the default scenario.
+        #[arg(long)]
+        no_mitigations: bool,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Run the cartesian matrix of `--vary` values on the same load and print one table.
+    ///
+    /// Example: `badgateway compare scenarios/keepalive-race.toml --vary back.keepalive=true,false
+    /// --vary front.retry=none,idempotent`
+    Compare {
+        /// Scenario file.
+        scenario: PathBuf,
+        /// A key and the values to try, `key=v1,v2,...` (repeatable; at most 64 cells in all).
+        #[arg(long, value_name = "KEY=V1,V2", required = true)]
+        vary: Vec<Variation>,
+        /// Change a scenario key in every cell (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Draw the race window: P(502) against the idle gap's offset from the back's KeepAliveTimeout.
+    Sweep {
+        /// Scenario file; the keep-alive race when omitted.
+        scenario: Option<PathBuf>,
+        /// Offsets to sweep, FROM..TO (signed durations), e.g. `-20ms..10ms`.
+        #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
+        offset: OffsetRange,
+        /// Distance between bins.
+        #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+        step: Duration,
+        /// Requests in each bin.
+        #[arg(long, default_value_t = 60)]
+        requests_per_bin: u64,
+        /// Change a scenario key before sweeping (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// The CI gate: check a result against its scenario's [expect] and, optionally, a baseline.
+    ///
+    /// Prints one line per violated expectation and exits 1 when there is any.
+    Check {
+        /// Result JSON written by `run --json` or `compare --json`.
+        result: PathBuf,
+        /// A baseline result to compare with (502 per 10k, p99, throughput, causes).
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Allowed relative change against the baseline, `10%` or `0.1`.
+        #[arg(long, default_value = "10%")]
+        tolerance: Tolerance,
+    },
+    /// Drive any HTTP/1.1 target (real nginx/HAProxy/Apache chains) with the same patterns and accounting.
+    ///
+    /// 502s with an `x-badgateway-cause` header are counted by cause, others as `unclassified`. The target
+    /// must be on the loopback network unless --allow-remote is given.
+    Load(LoadArgs),
+    /// Run one tier alone (for chains with real nginx/HAProxy/Apache) until Ctrl-C or SIGTERM.
+    Serve {
+        /// Which tier.
+        #[arg(value_enum)]
+        tier: Tier,
+        /// Its config file: `listen`, `upstream` or `backends`, and a [front]/[back]/[origin]/[link] section.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// `badgateway load` options.
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Target URL, e.g. `http://127.0.0.1:8080/`.
+    #[arg(long)]
+    target: String,
+    /// Load pattern.
+    #[arg(long, value_enum, default_value = "idle-gap")]
+    pattern: PatternArg,
+    /// Concurrent clients (each one keep-alive connection).
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// Total requests (default 200 when --duration is not given).
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Wall-clock bound, e.g. `30s`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Requests per second over all clients (pattern rate).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Centre of the idle gap (pattern idle-gap): set it to the back's KeepAliveTimeout.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    gap: Duration,
+    /// Half-width of the idle gap draw.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
+    gap_spread: Duration,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Seed of the random draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Whole-response timeout.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    timeout: Duration,
+    /// Allow a target outside 127.0.0.0/8 and ::1.
+    #[arg(long)]
+    allow_remote: bool,
+    #[command(flatten)]
+    outputs: Outputs,
+}
+
+/// The load patterns, for clap.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PatternArg {
+    /// As fast as possible.
+    Closed,
+    /// Open loop at --rate.
+    Rate,
+    /// Wait a gap around --gap between requests.
+    IdleGap,
+}
+
+impl From<PatternArg> for Pattern {
+    fn from(value: PatternArg) -> Self {
+        match value {
+            PatternArg::Closed => Pattern::Closed,
+            PatternArg::Rate => Pattern::Rate,
+            PatternArg::IdleGap => Pattern::IdleGap,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run {
+            scenario,
+            overrides,
+            no_mitigations,
+            outputs,
+        } => commands::run::run(scenario, overrides, no_mitigations, outputs).await,
+        Command::Compare {
+            scenario,
+            vary,
+            overrides,
+            outputs,
+        } => commands::compare::compare(scenario, vary, overrides, outputs).await,
+        Command::Sweep {
+            scenario,
+            offset,
+            step,
+            requests_per_bin,
+            overrides,
+            outputs,
+        } => {
+            commands::sweep::sweep(scenario, offset, step, requests_per_bin, overrides, outputs)
+                .await
+        }
+        Command::Check {
+            result,
+            baseline,
+            tolerance,
+        } => commands::check::check(&result, baseline.as_deref(), tolerance),
+        Command::Load(args) => commands::load::load(args).await,
+        Command::Serve { tier, config } => commands::serve::serve(tier, &config).await,
+    }
+}

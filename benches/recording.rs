@@ -1,0 +1,65 @@
+//! The cost of recording one request in the harness: building a record, sending it to the collector over the
+//! channel, and adding it to the tally (counts + HDR histogram).
+
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use harness::collector::Tally;
+use harness::record::{ClientError, Outcome, Record};
+
+fn records() -> Vec<Record> {
+    (0..1024u64)
+        .map(|i| Record {
+            outcome: match i % 50 {
+                0 => Outcome::Response {
+                    status: 502,
+                    cause: Some("reused-closed".to_owned()),
+                },
+                1 => Outcome::Failed(ClientError::Reset),
+                _ => Outcome::Response {
+                    status: 200,
+                    cause: None,
+                },
+            },
+            latency: Duration::from_micros(200 + (i * 37) % 5000),
+            reused_connection: i % 7 != 0,
+        })
+        .collect()
+}
+
+fn tally_add(c: &mut Criterion) {
+    let records = records();
+    let mut group = c.benchmark_group("record");
+    group.throughput(Throughput::Elements(records.len() as u64));
+    group.bench_function("tally_add", |b| {
+        b.iter_batched_ref(
+            Tally::new,
+            |tally| {
+                for record in &records {
+                    tally.add(record);
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("channel_and_tally", |b| {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        b.iter(|| {
+            runtime.block_on(async {
+                let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+                let mut tally = Tally::new();
+                for record in &records {
+                    let _ = tx.send(record.clone()).await;
+                    if let Some(received) = rx.recv().await {
+                        tally.add(&received);
+                    }
+                }
+                tally.records
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tally_add);
+criterion_main!(benches);

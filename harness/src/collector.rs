@@ -1,0 +1,100 @@
+//! The one collector: receives every record, aggregates counts and the latency histogram, drives the progress
+//! bar. Nothing else aggregates, so the totals reconcile by construction.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+
+use crate::progress::Progress;
+use crate::record::{ClientError, Outcome, Record};
+
+/// Everything measured on the client side of one run.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Records received.
+    pub records: u64,
+    /// Complete responses by status.
+    pub responses: BTreeMap<u16, u64>,
+    /// Client-side failures by kind.
+    pub client_errors: BTreeMap<ClientError, u64>,
+    /// 502 responses by the cause header's value; `unclassified` when it was absent.
+    pub causes: BTreeMap<String, u64>,
+    /// Requests sent on a connection that had carried one before.
+    pub reused_connection: u64,
+    /// Latency in microseconds.
+    pub latency_us: Histogram<u64>,
+}
+
+/// The cause name counted for a 502 without a cause header.
+pub const UNCLASSIFIED: &str = "unclassified";
+
+impl Tally {
+    /// An empty tally.
+    pub fn new() -> Self {
+        Self {
+            records: 0,
+            responses: BTreeMap::new(),
+            client_errors: BTreeMap::new(),
+            causes: BTreeMap::new(),
+            reused_connection: 0,
+            // 1 µs to 1 h at 3 significant figures: the bounds are constants, so this cannot fail.
+            latency_us: latency_histogram(),
+        }
+    }
+
+    /// Adds one record.
+    pub fn add(&mut self, record: &Record) {
+        self.records += 1;
+        if record.reused_connection {
+            self.reused_connection += 1;
+        }
+        match &record.outcome {
+            Outcome::Response { status, cause } => {
+                *self.responses.entry(*status).or_default() += 1;
+                if *status == 502 {
+                    let name = cause.clone().unwrap_or_else(|| UNCLASSIFIED.to_owned());
+                    *self.causes.entry(name).or_default() += 1;
+                }
+            }
+            Outcome::Failed(kind) => *self.client_errors.entry(*kind).or_default() += 1,
+        }
+        let micros = u64::try_from(record.latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.latency_us.saturating_record(micros);
+    }
+
+    /// Responses plus client errors: must equal `records`.
+    pub fn accounted(&self) -> u64 {
+        self.responses.values().sum::<u64>() + self.client_errors.values().sum::<u64>()
+    }
+
+    /// 502 responses.
+    pub fn bad_gateways(&self) -> u64 {
+        self.responses.get(&502).copied().unwrap_or(0)
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 1 µs to 1 h at 3 significant figures.
+fn latency_histogram() -> Histogram<u64> {
+    // Constant, valid bounds (low >= 1, high >= 2 * low, precision <= 5): not an input path.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// Receives records until every sender is gone.
+pub async fn collect(mut records: mpsc::Receiver<Record>, mut progress: Progress) -> Tally {
+    let mut tally = Tally::new();
+    while let Some(record) = records.recv().await {
+        tally.add(&record);
+        progress.tick(&tally);
+    }
+    progress.finish();
+    tally
+}

@@ -1,0 +1,95 @@
+//! The CLI's commands. They print; the library they call does not.
+
+pub mod check;
+pub mod compare;
+pub mod load;
+pub mod run;
+pub mod serve;
+pub mod sweep;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use harness::report::{ReportInput, html_report};
+use harness::result::{RunResult, write_json_atomically};
+use harness::scenario::Scenario;
+use harness::sweep::SweepResult;
+use listener::{Shutdown, ShutdownSignal};
+
+use crate::Outputs;
+
+/// The scenario at `path` (the embedded race when `None`) with `overrides` applied in order.
+pub fn load_scenario(path: Option<&Path>, overrides: &[String]) -> anyhow::Result<Scenario> {
+    let mut scenario = match path {
+        Some(path) => Scenario::from_file(path)?,
+        None => Scenario::default_race()?,
+    };
+    for assignment in overrides {
+        scenario = scenario.with_override(assignment)?;
+    }
+    Ok(scenario)
+}
+
+/// Writes the JSON and HTML outputs that were asked for and says where they went.
+pub fn write_outputs(
+    outputs: &Outputs,
+    title: &str,
+    runs: &[RunResult],
+    sweep: Option<&SweepResult>,
+) -> anyhow::Result<()> {
+    if let Some(path) = &outputs.json {
+        let written = match (runs, sweep) {
+            (_, Some(sweep)) => write_json_atomically(path, sweep),
+            ([single], None) => write_json_atomically(path, single),
+            (many, None) => write_json_atomically(
+                path,
+                &serde_json::json!({ "scenario": title, "cells": many }),
+            ),
+        };
+        written.with_context(|| format!("cannot write {}", path.display()))?;
+        println!("result written to {}", path.display());
+    }
+    if let Some(path) = &outputs.html {
+        let page = html_report(&ReportInput { title, runs, sweep });
+        write_atomically(path, &page)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("report written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// A signal that fires on Ctrl-C or SIGTERM.
+pub fn interrupt_signal() -> ShutdownSignal {
+    let (shutdown, signal) = Shutdown::new();
+    tokio::spawn(async move {
+        wait_for_interrupt().await;
+        eprintln!("interrupted: finishing in-flight requests, then reporting what was measured");
+        shutdown.trigger();
+        // Keep the trigger alive: its drop would look like a second shutdown.
+        std::future::pending::<()>().await;
+    });
+    signal
+}
+
+async fn wait_for_interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

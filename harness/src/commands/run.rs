@@ -1,0 +1,83 @@
+//! `badgateway run`: one scenario, or the default race followed by each mitigation and the cost of keep-alive
+//! off.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harness::mitigation::mitigations_for;
+use harness::report::{comparison_table, run_table};
+use harness::run::{RunOptions, run_scenario};
+use harness::scenario::Scenario;
+
+use super::{interrupt_signal, load_scenario, write_outputs};
+use crate::Outputs;
+
+pub async fn run(
+    scenario_path: Option<PathBuf>,
+    overrides: Vec<String>,
+    no_mitigations: bool,
+    outputs: Outputs,
+) -> anyhow::Result<ExitCode> {
+    let stop = interrupt_signal();
+    let with_mitigations = scenario_path.is_none() && !no_mitigations;
+    let base = load_scenario(scenario_path.as_deref(), &overrides)?;
+    let options = RunOptions {
+        quiet: outputs.quiet,
+        label: None,
+    };
+    if !base.description.is_empty() {
+        println!("{}: {}\n", base.name, base.description);
+    }
+    let first = run_scenario(&base, &options, stop.clone()).await?;
+    print!("{}", run_table(&first));
+    let violations = base.expect.violations(&first);
+    let mut results = vec![first];
+    if with_mitigations {
+        for mitigation in mitigations_for(&base) {
+            if stop.is_triggered() {
+                break;
+            }
+            println!("\n{}: {}", mitigation.name, mitigation.summary);
+            let variant = mitigation.apply(&base)?;
+            let result = run_scenario(&variant, &options, stop.clone()).await?;
+            print!("{}", run_table(&result));
+            results.push(result);
+        }
+        if !stop.is_triggered() {
+            println!(
+                "\nthe cost of keep-alive off on a closed loop (4 clients, each sends as soon as it has its answer):"
+            );
+            for keepalive in [true, false] {
+                let variant = closed_loop_variant(&base, keepalive)?;
+                let result = run_scenario(&variant, &options, stop.clone()).await?;
+                print!("{}", run_table(&result));
+                results.push(result);
+            }
+        }
+        println!("\nside by side:\n{}", comparison_table(&results));
+    }
+    write_outputs(&outputs, &base.name, &results, None)?;
+    if violations.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for violation in &violations {
+            eprintln!("expect: {violation}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// The scenario's chain under a closed loop, keep-alive on or off: what keep-alive off costs.
+fn closed_loop_variant(base: &Scenario, keepalive: bool) -> anyhow::Result<Scenario> {
+    let mut variant = base
+        .with_override("load.pattern=closed")?
+        .with_override("load.clients=4")?
+        .with_override("load.requests=1000")?
+        .with_override(&format!("back.keepalive={keepalive}"))?;
+    variant.name = format!(
+        "closed-loop+keepalive-{}",
+        if keepalive { "on" } else { "off" }
+    );
+    variant.expect = Default::default();
+    Ok(variant)
+}

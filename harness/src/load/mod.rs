@@ -1,0 +1,10 @@
+//! The load: what `[load]` asks for, and the workers that drive it. Workers never aggregate: each finished
+//! request becomes one [`Record`](crate::record::Record) sent to the collector.
+
+mod client;
+mod config;
+mod workers;
+
+pub use client::{ClientConnection, Target};
+pub use config::{LoadConfig, Pattern};
+pub use workers::{LoadPlan, drive};

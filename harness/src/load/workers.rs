@@ -1,0 +1,196 @@
+//! The load workers: one task per client, a shared request budget, an optional deadline, and a stop signal.
+//! Each finished request is sent to the collector as one record; workers hold no shared statistics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use listener::ShutdownSignal;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::mpsc;
+
+use super::client::{ClientConnection, Target};
+use super::config::{LoadConfig, Pattern};
+use crate::record::Record;
+
+/// A load, resolved against its chain: the pattern, its bounds and the centre of the idle gap.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// Pacing.
+    pub pattern: Pattern,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Request budget over all clients.
+    pub requests: Option<u64>,
+    /// Wall-clock bound.
+    pub duration: Option<Duration>,
+    /// Centre of the idle gap.
+    pub gap: Duration,
+    /// Half-width of the idle gap draw.
+    pub gap_spread: Duration,
+    /// Requests per second over all clients (`rate` pattern).
+    pub rate: Option<f64>,
+    /// Seed of the gap draws.
+    pub seed: u64,
+}
+
+impl LoadPlan {
+    /// Resolves `[load]`; `default_gap` (the back's keep-alive timeout) is the gap's centre when not given.
+    pub fn new(load: &LoadConfig, default_gap: Duration) -> Self {
+        Self {
+            pattern: load.pattern,
+            clients: load.clients,
+            requests: load.request_budget(),
+            duration: load.duration,
+            gap: load.gap.unwrap_or(default_gap),
+            gap_spread: load.gap_spread,
+            rate: load.rate,
+            seed: load.seed,
+        }
+    }
+}
+
+/// Drives the load to completion (budget spent, deadline passed, or `stop` fired). Returns how many requests
+/// were started; every started request produces exactly one record on `records`.
+pub async fn drive(
+    plan: &LoadPlan,
+    target: &Target,
+    records: mpsc::Sender<Record>,
+    stop: ShutdownSignal,
+) -> u64 {
+    let budget = plan.requests.map(AtomicU64::new).map(Arc::new);
+    let started = Arc::new(AtomicU64::new(0));
+    let deadline = plan.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut tasks = tokio::task::JoinSet::new();
+    let began = Instant::now();
+    for client in 0..plan.clients {
+        let worker = Worker {
+            client,
+            began,
+            plan: plan.clone(),
+            target: target.clone(),
+            records: records.clone(),
+            budget: budget.clone(),
+            started: started.clone(),
+            deadline,
+            stop: stop.clone(),
+            rng: StdRng::seed_from_u64(
+                plan.seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(client as u64),
+            ),
+        };
+        tasks.spawn(worker.run());
+    }
+    drop(records);
+    while tasks.join_next().await.is_some() {}
+    started.load(Ordering::Relaxed)
+}
+
+struct Worker {
+    client: usize,
+    began: Instant,
+    plan: LoadPlan,
+    target: Target,
+    records: mpsc::Sender<Record>,
+    budget: Option<Arc<AtomicU64>>,
+    started: Arc<AtomicU64>,
+    deadline: Option<tokio::time::Instant>,
+    stop: ShutdownSignal,
+    rng: StdRng,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut connection = ClientConnection::new();
+        let mut intended = self.first_send();
+        let mut sent: u64 = 0;
+        loop {
+            if !self.wait_until(intended).await {
+                return;
+            }
+            if self.stop.is_triggered() || self.past_deadline() || !self.claim() {
+                return;
+            }
+            let record = connection.send(&self.target, intended).await;
+            sent += 1;
+            if self.records.send(record).await.is_err() {
+                return;
+            }
+            intended = match self.plan.pattern {
+                Pattern::Closed => Instant::now(),
+                Pattern::IdleGap => Instant::now() + self.draw_gap(),
+                // The schedule is fixed in advance: a late response does not move the next intended send.
+                Pattern::Rate => self.first_send() + self.interval().mul_f64(sent as f64),
+            };
+        }
+    }
+
+    /// When this client's first request is due: at once, or for `rate`, at its phase within the interval so
+    /// the clients' schedules interleave evenly.
+    fn first_send(&self) -> Instant {
+        match self.plan.pattern {
+            Pattern::Rate => {
+                self.began
+                    + self
+                        .interval()
+                        .mul_f64(self.client as f64 / self.plan.clients as f64)
+            }
+            _ => self.began,
+        }
+    }
+
+    /// The interval between one client's intended sends under `rate`.
+    fn interval(&self) -> Duration {
+        let per_client = self.plan.rate.unwrap_or(1.0) / self.plan.clients as f64;
+        Duration::from_secs_f64(1.0 / per_client.max(1e-6))
+    }
+
+    /// Sleeps until `intended` unless the deadline or the stop comes first; false when the run is over.
+    async fn wait_until(&mut self, intended: Instant) -> bool {
+        if intended <= Instant::now() {
+            return true;
+        }
+        let wake = tokio::time::Instant::from_std(intended);
+        if self.deadline.is_some_and(|d| d < wake) {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => true,
+            () = self.stop.triggered() => false,
+        }
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+    }
+
+    /// Takes one request from the budget; false when it is spent.
+    fn claim(&self) -> bool {
+        let claimed = match &self.budget {
+            None => true,
+            Some(budget) => budget
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok(),
+        };
+        if claimed {
+            self.started.fetch_add(1, Ordering::Relaxed);
+        }
+        claimed
+    }
+
+    fn draw_gap(&mut self) -> Duration {
+        let centre = self.plan.gap.as_secs_f64();
+        let spread = self.plan.gap_spread.as_secs_f64();
+        let gap = if spread > 0.0 {
+            self.rng.random_range((centre - spread)..=(centre + spread))
+        } else {
+            centre
+        };
+        Duration::from_secs_f64(gap.max(0.0))
+    }
+}

@@ -1,0 +1,98 @@
+//! `--html FILE`: one self-contained page (inline SVG, inline CSS, no script, no external reference) with the
+//! result table, the charts and the race-window curve. Written as well-formed XHTML so tests can parse it.
+
+use std::fmt::Write as _;
+
+use super::charts::{causes_chart, latency_chart, race_window_chart};
+use super::table::{comparison_table, run_table};
+use crate::result::RunResult;
+use crate::sweep::SweepResult;
+
+/// What a report shows: runs, a sweep, or both.
+pub struct ReportInput<'a> {
+    /// Page title.
+    pub title: &'a str,
+    /// Runs (a single run, the default run's variants, or compare's cells).
+    pub runs: &'a [RunResult],
+    /// A race-window sweep.
+    pub sweep: Option<&'a SweepResult>,
+}
+
+/// The page.
+pub fn html_report(input: &ReportInput<'_>) -> String {
+    let mut page = String::new();
+    let title = escape(input.title);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
+         <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;}}\
+         pre{{background:#f4f4f4;padding:1em;overflow-x:auto;}}figure{{margin:1em 0;}}</style>\n</head>\n<body>\n\
+         <h1>{title}</h1>\n"
+    );
+    if !input.runs.is_empty() {
+        page.push_str("<h2>Runs</h2>\n<pre>");
+        if input.runs.len() > 1 {
+            for (index, run) in input.runs.iter().enumerate() {
+                let _ = writeln!(page, "#{:<3} {}", index + 1, escape(&run.scenario));
+            }
+            page.push('\n');
+            page.push_str(&escape(&comparison_table(input.runs)));
+            page.push('\n');
+        }
+        for run in input.runs {
+            page.push_str(&escape(&run_table(run)));
+            page.push('\n');
+        }
+        page.push_str("</pre>\n");
+        figure(&mut page, "Latency percentiles", latency_chart(input.runs));
+        figure(&mut page, "502 by cause", causes_chart(input.runs));
+    }
+    if let Some(sweep) = input.sweep {
+        page.push_str("<h2>Race window</h2>\n<pre>");
+        page.push_str(&escape(&super::sweep_table(sweep)));
+        page.push_str("</pre>\n");
+        figure(&mut page, "Race window", race_window_chart(sweep));
+    }
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+fn figure(page: &mut String, caption: &str, svg: Result<String, String>) {
+    match svg {
+        Ok(svg) => {
+            let _ = write!(
+                page,
+                "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
+                strip_xml_declaration(&svg),
+                escape(caption)
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(page, "<p>{}: {}</p>", escape(caption), escape(&error));
+        }
+    }
+}
+
+fn strip_xml_declaration(svg: &str) -> &str {
+    match svg.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(svg, |(_, body)| body.trim_start()),
+        None => svg,
+    }
+}
+
+/// Escapes text for XHTML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! Reports: the text tables, the SVG charts and the HTML page, all made from the same
+//! [`RunResult`](crate::result::RunResult) / [`SweepResult`](crate::sweep::SweepResult) the JSON is written from.
+
+mod charts;
+mod html;
+mod table;
+
+pub use charts::{causes_chart, latency_chart, race_window_chart};
+pub use html::{ReportInput, escape, html_report};
+pub use table::{comparison_table, run_table, sweep_table};

@@ -1,0 +1,134 @@
+//! `badgateway serve <tier> --config FILE`: one tier alone, so it can sit in a chain with real servers.
+//!
+//! The file holds the tier's listen address, where it forwards to, and its knobs under the same section name
+//! as in a scenario:
+//! ```toml
+//! listen = "127.0.0.1:8081"
+//! upstream = "127.0.0.1:8082"     # back and link: where to forward
+//! # backends = ["127.0.0.1:8081"] # gateway: the backend pool
+//! [back]
+//! keepalive_timeout = "5s"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use faultlink::LinkConfig;
+use gateway::FrontConfig;
+use keepalive_proxy::BackConfig;
+use origin::OriginConfig;
+use serde::Deserialize;
+
+/// Which tier to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tier {
+    /// The front gateway.
+    Gateway,
+    /// The Apache-like keep-alive proxy.
+    Back,
+    /// The origin.
+    Origin,
+    /// The fault link.
+    Link,
+}
+
+/// A `serve` config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    /// Listen address, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Forward address of `back` and `link`.
+    pub upstream: Option<SocketAddr>,
+    /// Backend pool of `gateway` (`host:port` each).
+    #[serde(default)]
+    pub backends: Vec<String>,
+    /// Gateway knobs.
+    pub front: Option<FrontConfig>,
+    /// Back proxy knobs.
+    pub back: Option<BackConfig>,
+    /// Origin knobs.
+    pub origin: Option<OriginConfig>,
+    /// Link knobs.
+    pub link: Option<LinkConfig>,
+}
+
+/// A running tier, type-erased for the CLI.
+pub enum Served {
+    /// Gateway.
+    Gateway(gateway::Gateway),
+    /// Back proxy.
+    Back(keepalive_proxy::KeepAliveProxy),
+    /// Origin.
+    Origin(origin::Origin),
+    /// Link.
+    Link(faultlink::Link),
+}
+
+impl Served {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        match self {
+            Served::Gateway(t) => t.local_addr(),
+            Served::Back(t) => t.local_addr(),
+            Served::Origin(t) => t.local_addr(),
+            Served::Link(t) => t.local_addr(),
+        }
+    }
+
+    /// Stops it.
+    pub async fn stop(self) {
+        match self {
+            Served::Gateway(t) => t.stop().await,
+            Served::Back(t) => t.stop().await,
+            Served::Origin(t) => t.stop().await,
+            Served::Link(t) => t.stop().await,
+        }
+    }
+}
+
+/// Reads the file and starts the tier.
+pub async fn start_tier(tier: Tier, path: &Path) -> anyhow::Result<Served> {
+    use anyhow::Context as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ServeFile =
+        toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    let need_upstream = || {
+        file.upstream.with_context(|| {
+            format!(
+                "config {}: `upstream = \"host:port\"` is required for this tier",
+                path.display()
+            )
+        })
+    };
+    Ok(match tier {
+        Tier::Gateway => Served::Gateway(
+            gateway::Gateway::start(
+                file.listen,
+                file.backends.clone(),
+                file.front.clone().unwrap_or_default(),
+            )
+            .await?,
+        ),
+        Tier::Back => Served::Back(
+            keepalive_proxy::KeepAliveProxy::start(
+                file.listen,
+                need_upstream()?,
+                file.back.clone().unwrap_or_default(),
+            )
+            .await?,
+        ),
+        Tier::Origin => Served::Origin(
+            origin::Origin::start(file.listen, file.origin.clone().unwrap_or_default()).await?,
+        ),
+        Tier::Link => Served::Link(
+            faultlink::Link::start(
+                file.listen,
+                need_upstream()?,
+                file.link.clone().unwrap_or_default(),
+            )
+            .await?,
+        ),
+    })
+}

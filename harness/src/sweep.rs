@@ -1,0 +1,279 @@
+//! `badgateway sweep SCENARIO --offset -50ms..50ms --step 5ms`: the race window. Each bin runs the scenario's
+//! chain with an idle gap of `keepalive_timeout + offset` (± half a step) and reports P(502) with a 95 %
+//! Wilson confidence interval.
+
+use std::time::Duration;
+
+use listener::ShutdownSignal;
+use serde::{Deserialize, Serialize};
+
+use crate::result::RunResult;
+use crate::run::{RunOptions, run_scenario};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::topology::ChainError;
+
+/// A signed offset from the back's keep-alive timeout, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Offset(pub i64);
+
+impl Offset {
+    /// In milliseconds, for reports.
+    pub fn as_ms(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+}
+
+impl std::str::FromStr for Offset {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let (sign, magnitude) = match trimmed.strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+        };
+        let duration =
+            humantime::parse_duration(magnitude).map_err(|e| format!("offset {text:?}: {e}"))?;
+        let micros = i64::try_from(duration.as_micros())
+            .map_err(|_| format!("offset {text:?} is too large"))?;
+        Ok(Offset(sign * micros))
+    }
+}
+
+/// The bins of a sweep: `from..to` in steps of `step`, both ends included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetRange {
+    /// First offset.
+    pub from: Offset,
+    /// Last offset (inclusive).
+    pub to: Offset,
+}
+
+impl std::str::FromStr for OffsetRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (from, to) = text
+            .split_once("..")
+            .ok_or_else(|| format!("--offset {text:?}: expected FROM..TO, e.g. -50ms..50ms"))?;
+        let range = Self {
+            from: from.parse()?,
+            to: to.parse()?,
+        };
+        if range.from > range.to {
+            return Err(format!("--offset {text:?}: FROM is after TO"));
+        }
+        Ok(range)
+    }
+}
+
+/// The most bins a sweep runs.
+pub const MAX_BINS: usize = 201;
+
+impl OffsetRange {
+    /// The offsets of every bin.
+    pub fn bins(&self, step: Duration) -> Result<Vec<Offset>, String> {
+        let step = i64::try_from(step.as_micros()).map_err(|_| "--step is too large".to_owned())?;
+        if step <= 0 {
+            return Err("--step must be positive".to_owned());
+        }
+        let count = (self.to.0 - self.from.0) / step + 1;
+        if count as usize > MAX_BINS {
+            return Err(format!(
+                "--offset/--step make {count} bins, more than {MAX_BINS}"
+            ));
+        }
+        Ok((0..count).map(|i| Offset(self.from.0 + i * step)).collect())
+    }
+}
+
+/// One bin of the race-window curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepBin {
+    /// Offset of the gap from the back's keep-alive timeout, ms.
+    pub offset_ms: f64,
+    /// The idle gap the clients waited, ms (centre of the bin).
+    pub gap_ms: f64,
+    /// Requests in the bin.
+    pub requests: u64,
+    /// 502s in the bin.
+    pub bad_gateways: u64,
+    /// Race 502s (`reused-closed` + `reused-reset`).
+    pub race_bad_gateways: u64,
+    /// 502s / requests.
+    pub probability: f64,
+    /// Lower end of the 95 % Wilson interval.
+    pub ci_low: f64,
+    /// Upper end of the 95 % Wilson interval.
+    pub ci_high: f64,
+    /// Requests unaccounted for (always 0).
+    pub unaccounted: u64,
+}
+
+/// A whole sweep, as written by `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// The back's keep-alive timeout the offsets are relative to, ms.
+    pub keepalive_timeout_ms: f64,
+    /// The bins, by offset.
+    pub bins: Vec<SweepBin>,
+    /// True when Ctrl-C cut the sweep short.
+    pub interrupted: bool,
+}
+
+/// The 95 % Wilson score interval of `successes` out of `trials`.
+pub fn wilson_interval(successes: u64, trials: u64) -> (f64, f64) {
+    if trials == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_964_f64;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// The scenario of one bin.
+pub fn bin_scenario(
+    base: &Scenario,
+    offset: Offset,
+    step: Duration,
+    requests_per_bin: u64,
+) -> Result<Scenario, ScenarioError> {
+    let timeout = i64::try_from(base.back.keepalive_timeout.as_micros()).unwrap_or(i64::MAX);
+    let gap = timeout.saturating_add(offset.0);
+    let half_step = step / 2;
+    if gap < 0 || (gap as u128) < half_step.as_micros() {
+        return Err(ScenarioError::Invalid {
+            origin: base.name.clone(),
+            message: format!(
+                "offset {}ms gives a negative idle gap (back.keepalive_timeout is {:?})",
+                offset.as_ms(),
+                base.back.keepalive_timeout
+            ),
+        });
+    }
+    let mut scenario = base
+        .with_override("load.pattern=idle-gap")?
+        .with_override(&format!("load.gap={gap}us"))?
+        .with_override(&format!("load.gap_spread={}us", half_step.as_micros()))?
+        .with_override(&format!("load.requests={requests_per_bin}"))?;
+    scenario.load.duration = None;
+    scenario.expect = Default::default();
+    scenario.name = format!("{} offset {:+.1}ms", base.name, offset.as_ms());
+    Ok(scenario)
+}
+
+/// Runs every bin in order; stops early (and says so) on `stop`.
+pub async fn run_sweep(
+    base: &Scenario,
+    offsets: &[Offset],
+    step: Duration,
+    requests_per_bin: u64,
+    options: &RunOptions,
+    stop: ShutdownSignal,
+    mut on_bin: impl FnMut(&SweepBin),
+) -> Result<SweepResult, SweepError> {
+    let scenarios = offsets
+        .iter()
+        .map(|offset| bin_scenario(base, *offset, step, requests_per_bin).map(|s| (*offset, s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut bins = Vec::with_capacity(scenarios.len());
+    for (offset, scenario) in scenarios {
+        if stop.is_triggered() {
+            break;
+        }
+        let result = run_scenario(&scenario, options, stop.clone()).await?;
+        let bin = bin_from(offset, &scenario, &result);
+        on_bin(&bin);
+        bins.push(bin);
+    }
+    Ok(SweepResult {
+        scenario: base.name.clone(),
+        keepalive_timeout_ms: base.back.keepalive_timeout.as_secs_f64() * 1000.0,
+        bins,
+        interrupted: stop.is_triggered(),
+    })
+}
+
+fn bin_from(offset: Offset, scenario: &Scenario, result: &RunResult) -> SweepBin {
+    let bad = result.bad_gateways();
+    let (ci_low, ci_high) = wilson_interval(bad, result.requests);
+    SweepBin {
+        offset_ms: offset.as_ms(),
+        gap_ms: scenario.load.gap.map_or(0.0, |g| g.as_secs_f64() * 1000.0),
+        requests: result.requests,
+        bad_gateways: bad,
+        race_bad_gateways: result.race_bad_gateways(),
+        probability: if result.requests == 0 {
+            0.0
+        } else {
+            bad as f64 / result.requests as f64
+        },
+        ci_low,
+        ci_high,
+        unaccounted: result.unaccounted,
+    }
+}
+
+/// A sweep could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A bin's scenario is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A chain did not start.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse_with_signs() {
+        assert_eq!("-50ms".parse::<Offset>().unwrap(), Offset(-50_000));
+        assert_eq!("+2ms".parse::<Offset>().unwrap(), Offset(2_000));
+        assert_eq!("0ms".parse::<Offset>().unwrap(), Offset(0));
+        assert!("-fifty".parse::<Offset>().unwrap_err().contains("-fifty"));
+    }
+
+    #[test]
+    fn the_range_makes_inclusive_bins() {
+        let range: OffsetRange = "-10ms..10ms".parse().unwrap();
+        let bins = range.bins(Duration::from_millis(5)).unwrap();
+        assert_eq!(bins.len(), 5);
+        assert_eq!(bins[0], Offset(-10_000));
+        assert_eq!(bins[4], Offset(10_000));
+        assert!("10ms..-10ms".parse::<OffsetRange>().is_err());
+        assert!(range.bins(Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn wilson_interval_brackets_the_estimate() {
+        let (low, high) = wilson_interval(10, 100);
+        assert!(low < 0.1 && 0.1 < high);
+        assert!(low > 0.04 && high < 0.18, "{low} {high}");
+        let (low, high) = wilson_interval(0, 50);
+        assert_eq!(low, 0.0);
+        assert!(high > 0.0 && high < 0.1);
+    }
+
+    #[test]
+    fn a_bin_sets_the_gap_around_the_timeout() {
+        let base = Scenario::default_race().unwrap();
+        let bin = bin_scenario(&base, Offset(-5_000), Duration::from_millis(2), 40).unwrap();
+        assert_eq!(
+            bin.load.gap,
+            Some(base.back.keepalive_timeout - Duration::from_millis(5))
+        );
+        assert_eq!(bin.load.gap_spread, Duration::from_millis(1));
+        assert_eq!(bin.load.requests, Some(40));
+        assert!(bin_scenario(&base, Offset(-1_000_000), Duration::from_millis(2), 40).is_err());
+    }
+}

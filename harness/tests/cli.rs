@@ -1,0 +1,138 @@
+//! The `badgateway` binary: bad input gives a clear error naming the offending value and exit status 2; the
+//! gate's exit status follows its verdict; help explains.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn badgateway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_badgateway"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn temp_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("badgateway-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn an_unknown_scenario_key_names_the_file_the_key_and_the_line() {
+    let path = temp_file(
+        "typo.toml",
+        "name = \"typo\"\n\n[back]\nkeepalive_timout = \"5s\"\n",
+    );
+    let output = badgateway(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("typo.toml"), "{message}");
+    assert!(message.contains("keepalive_timout"), "{message}");
+    assert!(message.contains("line 4"), "{message}");
+}
+
+#[test]
+fn a_bad_value_is_named() {
+    let path = temp_file("value.toml", "name = \"v\"\n[back]\nclose = \"gently\"\n");
+    let output = badgateway(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("gently"), "{message}");
+    assert!(
+        message.contains("lingering"),
+        "the accepted values are listed: {message}"
+    );
+}
+
+#[test]
+fn a_missing_scenario_file_is_named() {
+    let output = badgateway(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/nonexistent/scenario.toml"));
+}
+
+#[test]
+fn a_bad_override_is_named() {
+    let output = badgateway(&["run", "--set", "front.retry=sometimes", "--quiet"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("sometimes"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_remote_load_target_is_refused_without_the_flag() {
+    let output = badgateway(&[
+        "load",
+        "--target",
+        "http://192.0.2.1:80/",
+        "--requests",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--allow-remote"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_exits_one_on_a_violation_and_zero_when_clean() {
+    let result = |bad: u64| {
+        serde_json::json!({
+            "scenario": "gate", "settings": null, "requests": 1000,
+            "responses": {"200": 1000 - bad, "502": bad},
+            "client_errors": {"connect": 0, "reset": 0, "closed": 0, "timeout": 0},
+            "causes": if bad > 0 { serde_json::json!({"reused-closed": bad}) } else { serde_json::json!({}) },
+            "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": 3.0, "max": 4.0},
+            "throughput_rps": 100.0, "upstream_connections": 10, "retries": 0,
+            "unaccounted": 0, "duration_s": 10.0, "seed": 1
+        })
+        .to_string()
+    };
+    let baseline = temp_file("base.json", &result(0));
+    let clean = temp_file("clean.json", &result(0));
+    let raced = temp_file("raced.json", &result(20));
+    let pass = badgateway(&[
+        "check",
+        clean.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&pass.stdout)
+    );
+    let fail = badgateway(&[
+        "check",
+        raced.to_str().unwrap(),
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_eq!(fail.status.code(), Some(1));
+    let lines = String::from_utf8_lossy(&fail.stdout).into_owned();
+    assert!(lines.contains("502 per 10k"), "{lines}");
+    assert!(lines.contains("new 502 cause reused-closed"), "{lines}");
+    let garbage = temp_file("garbage.json", "{\"not\": \"a result\"}");
+    let broken = badgateway(&["check", garbage.to_str().unwrap()]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("garbage.json"));
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let output = badgateway(&["--help"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for command in ["run", "compare", "sweep", "check", "load", "serve"] {
+        assert!(text.contains(command), "{command} missing from --help");
+    }
+    assert!(text.contains("KeepAliveTimeout"));
+}

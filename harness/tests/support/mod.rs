@@ -1,0 +1,128 @@
+//! A raw-TCP fake HTTP server for harness tests: each request gets a behaviour drawn from a seeded mix, so the
+//! harness meets every client-side failure kind without any of our tiers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+
+/// What the fake server does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// 200 with a small body, keep-alive.
+    Ok,
+    /// 502 with a cause header.
+    BadGateway,
+    /// Close the connection without answering.
+    Close,
+    /// Reset the connection without answering.
+    Reset,
+    /// Never answer (the client times out).
+    Stall,
+}
+
+/// The weights of each behaviour, in the order of [`Behaviour`].
+#[derive(Debug, Clone, Copy)]
+pub struct Mix(pub [u32; 5]);
+
+impl Mix {
+    fn draw(&self, rng: &mut StdRng) -> Behaviour {
+        let total: u32 = self.0.iter().sum::<u32>().max(1);
+        let mut pick = rng.random_range(0..total);
+        for (weight, behaviour) in self.0.iter().zip([
+            Behaviour::Ok,
+            Behaviour::BadGateway,
+            Behaviour::Close,
+            Behaviour::Reset,
+            Behaviour::Stall,
+        ]) {
+            if pick < *weight {
+                return behaviour;
+            }
+            pick -= weight;
+        }
+        Behaviour::Ok
+    }
+}
+
+/// A running fake server.
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    pub requests: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeServer {
+    pub async fn start(mix: Mix, seed: u64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(seed)));
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, mix, rng.clone(), counter.clone()));
+            }
+        });
+        Self {
+            addr,
+            requests,
+            task,
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, mix: Mix, rng: Arc<Mutex<StdRng>>, requests: Arc<AtomicU64>) {
+    let mut buffer = Vec::new();
+    loop {
+        let mut chunk = [0u8; 1024];
+        while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let end = buffer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        buffer.drain(..end);
+        requests.fetch_add(1, Ordering::Relaxed);
+        let behaviour = mix.draw(&mut *rng.lock().await);
+        match behaviour {
+            Behaviour::Ok => {
+                if stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Behaviour::BadGateway => {
+                let response = b"HTTP/1.1 502 Bad Gateway\r\nx-badgateway-cause: reused-closed\r\ncontent-length: 0\r\n\r\n";
+                if stream.write_all(response).await.is_err() {
+                    return;
+                }
+            }
+            Behaviour::Close => return,
+            Behaviour::Reset => {
+                let _ = stream.set_zero_linger();
+                return;
+            }
+            Behaviour::Stall => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return;
+            }
+        }
+    }
+}
