@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Side-by-side performance on one machine, in one run, alternating A/B rounds:
+#   1. reverse proxies in front of the same origin (our gateway, nginx, HAProxy), wrk load, keep-alive on:
+#      req/s and p99;
+#   2. load generators against the same origin (ours vs wrk, and oha when installed): req/s;
+#   3. RSS of our gateway vs nginx holding 10,000 idle client keep-alive connections.
+# Prints ratios next to the targets of the performance issue; asserts nothing. Loopback only.
+#
+# usage: bench/compare.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECONDS_PER_RUN=${2:-5}
+CONNECTIONS=${3:-64}
+IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
+
+for tool in wrk nginx haproxy python3; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "missing $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
+done
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+cargo build --release -q -p harness
+BIN=target/release/badgateway
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+ORIGIN_PORT=$(free_port); GATEWAY_PORT=$(free_port); NGINX_PORT=$(free_port); HAPROXY_PORT=$(free_port)
+
+cat >"$WORK/origin.toml" <<CONF
+listen = "127.0.0.1:$ORIGIN_PORT"
+[origin]
+body_bytes = 256
+CONF
+cat >"$WORK/gateway.toml" <<CONF
+listen = "127.0.0.1:$GATEWAY_PORT"
+backends = ["127.0.0.1:$ORIGIN_PORT"]
+[front]
+max_idle_per_backend = 1024
+CONF
+mkdir -p "$WORK/nginx/logs"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log error;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 1024; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        keepalive_requests 1000000;
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+cat >"$WORK/haproxy.cfg" <<CONF
+global
+    maxconn 20000
+    nbthread 2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+    http-reuse always
+frontend front
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend origin
+backend origin
+    server origin 127.0.0.1:$ORIGIN_PORT maxconn 1024
+CONF
+
+"$BIN" serve origin --config "$WORK/origin.toml" >/dev/null & PIDS+=($!)
+"$BIN" serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
+haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
+for port in $ORIGIN_PORT $GATEWAY_PORT $NGINX_PORT $HAPROXY_PORT; do wait_port "$port"; done
+
+# wrk prints "Requests/sec: N" and, with --latency, a "99%" line.
+wrk_run() { wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$1/" 2>/dev/null; }
+rps_of() { awk '/Requests\/sec/ {print $2}'; }
+p99_ms_of() { awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 }; print v }'; }
+
+declare -A RPS P99
+for name in gateway nginx haproxy; do RPS[$name]=0; P99[$name]=0; done
+echo "== 1. reverse proxies, wrk -c $CONNECTIONS, ${SECONDS_PER_RUN}s x $ROUNDS rounds, alternating"
+for round in $(seq 1 "$ROUNDS"); do
+    for pair in gateway:$GATEWAY_PORT nginx:$NGINX_PORT haproxy:$HAPROXY_PORT; do
+        name=${pair%%:*}; port=${pair##*:}
+        out=$(wrk_run "$port")
+        rps=$(echo "$out" | rps_of); p99=$(echo "$out" | p99_ms_of)
+        printf '  round %d %-8s %10.0f req/s  p99 %7.2f ms\n' "$round" "$name" "$rps" "$p99"
+        RPS[$name]=$(python3 -c "print(${RPS[$name]} + $rps)")
+        P99[$name]=$(python3 -c "print(${P99[$name]} + $p99)")
+    done
+done
+ratio() { python3 -c "a=$1; b=$2; print(f'{a/b:.2f}' if b else 'n/a')"; }
+echo "  gateway/nginx   req/s ratio $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 1.00)"
+echo "  gateway/nginx   p99 ratio   $(ratio "${P99[gateway]}" "${P99[nginx]}")   (target <= 1.00)"
+echo "  gateway/haproxy req/s ratio $(ratio "${RPS[gateway]}" "${RPS[haproxy]}")"
+
+echo "== 2. load generators against the origin, $CONNECTIONS connections"
+OURS=0; WRK=0
+for round in $(seq 1 "$ROUNDS"); do
+    "$BIN" load --target "http://127.0.0.1:$ORIGIN_PORT/" --pattern closed --clients "$CONNECTIONS" \
+        --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null
+    ours=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['throughput_rps'])")
+    theirs=$(wrk_run "$ORIGIN_PORT" | rps_of)
+    printf '  round %d badgateway %10.0f req/s   wrk %10.0f req/s\n' "$round" "$ours" "$theirs"
+    OURS=$(python3 -c "print($OURS + $ours)"); WRK=$(python3 -c "print($WRK + $theirs)")
+done
+echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00)"
+if command -v oha >/dev/null; then
+    oha -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" --no-tui "http://127.0.0.1:$ORIGIN_PORT/" | grep -i "requests/sec" | sed 's/^/  oha: /'
+fi
+
+echo "== 3. RSS with $IDLE_CLIENTS idle client keep-alive connections"
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+nginx_rss() { local total=0; for pid in $(pgrep -P "$NGINX_PID") "$NGINX_PID"; do total=$((total + $(rss_kib "$pid"))); done; echo $total; }
+for target in gateway nginx; do
+    if [ "$target" = gateway ]; then port=$GATEWAY_PORT; before=$(rss_kib "$GATEWAY_PID"); else port=$NGINX_PORT; before=$(nginx_rss); fi
+    python3 bench/idle_clients.py 127.0.0.1 "$port" "$IDLE_CLIENTS" 5 >"$WORK/idle.out" & IDLE=$!
+    for _ in $(seq 1 600); do grep -q ready "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
+    if [ "$target" = gateway ]; then after=$(rss_kib "$GATEWAY_PID"); else after=$(nginx_rss); fi
+    held=$(awk '{print $2}' "$WORK/idle.out")
+    wait "$IDLE" || true
+    per=$(python3 -c "print(f'{($after - $before) / max($held, 1):.2f}')")
+    echo "  $target: $held idle connections, RSS $before -> $after KiB, $per KiB per connection   (target <= 10 KiB)"
+done

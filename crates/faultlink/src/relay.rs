@@ -1,0 +1,159 @@
+//! One direction of a relayed connection: a pump that reads from one socket and replays what it read on the
+//! other, `latency` later, keeping the order of data, FIN and RST.
+//!
+//! The pump owns neither socket and decides nothing about the connection as a whole: it reports how its
+//! direction ended ([`PumpEnd`]) and the caller (`connection`) tears both sockets down. Fault decisions live in
+//! `fault`.
+//!
+//! Shape: a reader pushes `(deliver_at, Event)` onto a queue; a writer pops events in order, sleeps until
+//! `deliver_at` and performs them. Because the FIN and the RST are events in the same queue as the data, they
+//! cross the link with the same latency and never overtake data sent before them.
+//!
+//! Limit: a reader stops at its source's FIN. An RST that the source sends *after* its FIN is not read (Linux
+//! returns 0, not ECONNRESET, once a FIN was received); it surfaces only if the opposite pump writes to that
+//! socket again, as [`PumpEnd::DestinationFailed`]. The peer has already seen the FIN by then, as it would
+//! without the link.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
+
+/// Largest chunk read at once.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// Bytes one direction may hold in flight (read, not yet written). Like a TCP window: it bounds the memory of a
+/// connection whose receiver stalls, and caps one connection's throughput at `IN_FLIGHT_BYTES / latency`
+/// (40 MB/s at 100 ms), far above what the scenarios push.
+const IN_FLIGHT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the reader saw, replayed by the writer.
+#[derive(Debug)]
+enum Event {
+    /// Bytes, with the share of the in-flight budget they hold until written.
+    Data(Vec<u8>, OwnedSemaphorePermit),
+    /// The source sent its FIN (read returned 0).
+    Fin,
+    /// Reading the source failed: it reset (ECONNRESET) or broke in another way.
+    Reset,
+}
+
+/// How one direction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PumpEnd {
+    /// The source's FIN was delivered to the destination as a FIN.
+    Finished,
+    /// The source reset and the reset is due at the destination now.
+    Reset,
+    /// Writing to the destination failed: the destination is gone. The source has not been told yet.
+    DestinationFailed,
+    /// The first data arrived while a reset injection was armed; nothing was relayed.
+    InjectReset,
+}
+
+/// How the reader half of a pump stopped.
+enum ReadEnd {
+    /// Its last event (FIN or RST) is queued, or the writer is gone.
+    Queued,
+    /// Armed injection: data arrived and was not queued.
+    InjectReset,
+}
+
+/// Relays `source` to `destination` with `latency` until the source's FIN or RST has been delivered, writing
+/// fails, or (if `reset_on_first_data`) the source sends its first bytes.
+pub(crate) async fn pump<R, W>(
+    source: R,
+    destination: W,
+    latency: Duration,
+    reset_on_first_data: bool,
+) -> PumpEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (queue, events) = mpsc::unbounded_channel();
+    let reader = read_side(source, queue, latency, reset_on_first_data);
+    let writer = write_side(destination, events);
+    tokio::pin!(reader, writer);
+    tokio::select! {
+        biased;
+        end = &mut writer => end,
+        read_end = &mut reader => match read_end {
+            ReadEnd::InjectReset => PumpEnd::InjectReset,
+            ReadEnd::Queued => writer.await,
+        },
+    }
+}
+
+async fn read_side<R>(
+    mut source: R,
+    queue: mpsc::UnboundedSender<(Instant, Event)>,
+    latency: Duration,
+    reset_on_first_data: bool,
+) -> ReadEnd
+where
+    R: AsyncRead + Unpin,
+{
+    // The queue is unbounded in events but bounded in bytes by this budget: once it is spent the reader stops
+    // reading and the kernel's receive buffer and TCP flow control push back on the sender.
+    let budget = Arc::new(Semaphore::new(IN_FLIGHT_BYTES));
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    loop {
+        let (event, last) = match source.read(&mut buffer).await {
+            Ok(0) => (Event::Fin, true),
+            Ok(_) if reset_on_first_data => return ReadEnd::InjectReset,
+            Ok(read) => {
+                // `read` <= CHUNK_BYTES, so the conversion and the acquisition always fit the budget.
+                let Ok(permit) = Arc::clone(&budget).acquire_many_owned(read as u32).await else {
+                    return ReadEnd::Queued;
+                };
+                (Event::Data(buffer[..read].to_vec(), permit), false)
+            }
+            Err(error) => {
+                tracing::trace!(%error, "relay source read failed; relaying a reset");
+                (Event::Reset, true)
+            }
+        };
+        if queue.send((Instant::now() + latency, event)).is_err() || last {
+            return ReadEnd::Queued;
+        }
+    }
+}
+
+async fn write_side<W>(
+    mut destination: W,
+    mut events: mpsc::UnboundedReceiver<(Instant, Event)>,
+) -> PumpEnd
+where
+    W: AsyncWrite + Unpin,
+{
+    while let Some((deliver_at, event)) = events.recv().await {
+        if deliver_at > Instant::now() {
+            tokio::time::sleep_until(deliver_at).await;
+        }
+        match event {
+            Event::Data(bytes, permit) => {
+                if let Err(error) = destination.write_all(&bytes).await {
+                    tracing::trace!(%error, "relay destination write failed");
+                    return PumpEnd::DestinationFailed;
+                }
+                drop(permit);
+            }
+            Event::Fin => {
+                return match destination.shutdown().await {
+                    Ok(()) => PumpEnd::Finished,
+                    Err(error) => {
+                        tracing::trace!(%error, "relay destination shutdown failed");
+                        PumpEnd::DestinationFailed
+                    }
+                };
+            }
+            Event::Reset => return PumpEnd::Reset,
+        }
+    }
+    // The reader always queues a last event before it lets go of the queue, except when it injects a reset, and
+    // then `pump` no longer polls the writer: this end is not observed.
+    PumpEnd::Finished
+}

@@ -1,0 +1,90 @@
+//! One HTTP/1.1 connection of the origin: the request handler and the connection's life until the client leaves
+//! or the origin shuts down. Binding and accepting belong to `listener`; the knobs belong to `config`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use listener::ShutdownSignal;
+use tokio::net::TcpStream;
+
+/// The response header carrying the origin's 1-based request number.
+pub const REQUEST_NUMBER_HEADER: HeaderName = HeaderName::from_static("x-origin-request");
+
+/// How long a connection may keep finishing its in-flight request after shutdown, on top of the latency.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// What every connection of one origin shares: the validated knobs and the served counter.
+#[derive(Debug)]
+pub(crate) struct OriginState {
+    pub(crate) latency: Duration,
+    pub(crate) status: StatusCode,
+    /// Built once; every response clones the handle, not the bytes.
+    pub(crate) body: Bytes,
+    pub(crate) served: AtomicU64,
+}
+
+/// Serves HTTP/1.1 with keep-alive on `stream` until the client closes or `shutdown` fires; then lets the
+/// in-flight request finish (bounded) and closes.
+pub(crate) async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: ShutdownSignal,
+    state: Arc<OriginState>,
+) {
+    let grace = state.latency + SHUTDOWN_GRACE;
+    let service = service_fn(move |request| answer(request, Arc::clone(&state)));
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let outcome = tokio::select! {
+        outcome = connection.as_mut() => outcome,
+        () = shutdown.triggered() => {
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(grace, connection.as_mut()).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::debug!(%peer, "origin connection still busy after shutdown grace; dropped");
+                    return;
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => tracing::trace!(%peer, "origin connection closed"),
+        Err(error) => tracing::debug!(%peer, %error, "origin connection ended with an error"),
+    }
+}
+
+/// Drains the request body, waits the latency, then answers with the configured status and body.
+async fn answer(
+    request: Request<Incoming>,
+    state: Arc<OriginState>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    drain(request.into_body()).await?;
+    tokio::time::sleep(state.latency).await;
+    let number = state.served.fetch_add(1, Ordering::Relaxed) + 1;
+    let mut response = Response::new(Full::new(state.body.clone()));
+    *response.status_mut() = state.status;
+    response
+        .headers_mut()
+        .insert(REQUEST_NUMBER_HEADER, HeaderValue::from(number));
+    Ok(response)
+}
+
+/// Reads the request body to its end, keeping nothing, so the connection is ready for the next request.
+async fn drain(mut body: Incoming) -> Result<(), hyper::Error> {
+    while let Some(frame) = body.frame().await {
+        drop(frame?);
+    }
+    Ok(())
+}
