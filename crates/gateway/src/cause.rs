@@ -89,7 +89,9 @@ impl fmt::Display for Cause {
 
 /// A string that names no [`Cause`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown 502 cause {0:?} (expected one of: no-backends, all-unhealthy, dns-failure, connect-refused, connect-timeout, reused-closed, reused-reset, fresh-closed, fresh-reset, response-timeout, invalid-response)")]
+#[error(
+    "unknown 502 cause {0:?} (expected one of: no-backends, all-unhealthy, dns-failure, connect-refused, connect-timeout, reused-closed, reused-reset, fresh-closed, fresh-reset, response-timeout, invalid-response)"
+)]
 pub struct UnknownCause(pub String);
 
 impl FromStr for Cause {
@@ -124,7 +126,10 @@ mod tests {
 
     #[test]
     fn only_the_race_is_retryable() {
-        let retryable: Vec<_> = Cause::ALL.into_iter().filter(|c| c.is_retryable()).collect();
+        let retryable: Vec<_> = Cause::ALL
+            .into_iter()
+            .filter(|c| c.is_retryable())
+            .collect();
         assert_eq!(retryable, [Cause::ReusedClosed, Cause::ReusedReset]);
     }
 }

@@ -1,14 +1,56 @@
 //! The front tier: an Application-Gateway-like reverse proxy over a backend pool, with its own upstream
 //! connection pool, retries, and a classified [`Cause`] on every 502 it makes.
+//!
+//! A request's path is in `proxy.rs`, top to bottom; each step lives in its own module:
+//! `server` (client connections), `balancer` (members, round robin over the healthy ones, resolving names),
+//! `pool` (the upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting), `classify`
+//! (error → [`Cause`]), `retry` (the policy decision), `headers` (hop-by-hop, `X-Forwarded-For`),
+//! `response_body` (streaming, checkin, truncation) and `stats` (counters).
+//!
+//! Beside the request path: `probe` (one health-probe task per member), `health` (per-member probe state and
+//! its transitions, read by the balancer), `resolve` (the [`Resolve`] trait, system and table resolvers) and
+//! `admin` (the `/_badgateway/health` and `/_badgateway/stats` JSON on a listener of its own). This file owns
+//! the public API and the gateway's life cycle. The knobs are documented in [`FrontConfig`], [`ProbeConfig`]
+//! and [`DnsConfig`].
 
+mod admin;
+mod balancer;
 mod cause;
+mod classify;
 mod config;
+mod headers;
+mod health;
+mod pool;
+mod probe;
+mod proxy;
+mod resolve;
+mod response_body;
+mod retry;
+mod server;
+mod stats;
+mod upstream_conn;
 
+pub use admin::{ADMIN_HEALTH_PATH, ADMIN_STATS_PATH};
 pub use cause::{Cause, UnknownCause};
-pub use config::{FrontConfig, RetryPolicy};
+pub use config::{DnsConfig, DnsMode, FrontConfig, ProbeConfig, RetryPolicy, StatusRange};
+pub use health::{HealthReport, HealthState, LastProbe, MemberHealth};
+pub use pool::PoolStats;
+pub use resolve::{Resolve, ResolveError, ResolveFuture, SystemResolver, TableResolver};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use listener::ServerHandle;
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+use crate::balancer::Balancer;
+use crate::health::Health;
+use crate::pool::{PoolLimits, UpstreamPool};
+use crate::probe::HttpProbe;
+use crate::proxy::Proxy;
+use crate::stats::Stats;
 
 /// The response header that names the cause of a 502 made by the gateway.
 pub const CAUSE_HEADER: &str = "x-badgateway-cause";
@@ -24,8 +66,9 @@ pub enum GatewayError {
     BadBackend(String),
 }
 
-/// A snapshot of the gateway's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A snapshot of the gateway's counters; as JSON (`/_badgateway/stats`) the causes are keyed by their
+/// kebab-case name and the responses by status code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayStats {
     /// Client requests received.
     pub requests: u64,
@@ -45,26 +88,172 @@ pub struct GatewayStats {
 
 /// A running gateway.
 pub struct Gateway {
-    _private: (),
+    server: ServerHandle,
+    admin: Option<ServerHandle>,
+    probes: Vec<JoinHandle<()>>,
+    pool: UpstreamPool,
+    stats: Arc<Stats>,
+    health: Arc<Health>,
 }
 
 impl Gateway {
-    /// Listens on `listen` and proxies to the members of `backends` (each `host:port`).
-    pub async fn start(listen: SocketAddr, backends: Vec<String>, config: FrontConfig) -> Result<Gateway, GatewayError> {
-        let _ = (listen, backends, config);
-        todo!()
+    /// Listens on `listen` and proxies to the members of `backends` (each `host:port`), resolving their names
+    /// as `config.dns` says. With `config.admin_listen`, also serves the admin endpoint; with
+    /// `config.probe.enabled`, probes every member.
+    pub async fn start(
+        listen: SocketAddr,
+        backends: Vec<String>,
+        config: FrontConfig,
+    ) -> Result<Gateway, GatewayError> {
+        let resolver = resolve::from_config(&config.dns);
+        Gateway::start_with_resolver(listen, backends, config, resolver).await
+    }
+
+    /// [`Gateway::start`] with names resolved by `resolver`; `config.dns` is ignored.
+    pub async fn start_with_resolver(
+        listen: SocketAddr,
+        backends: Vec<String>,
+        config: FrontConfig,
+        resolver: Arc<dyn Resolve>,
+    ) -> Result<Gateway, GatewayError> {
+        let balancer = Arc::new(Balancer::parse(&backends, resolver)?);
+        let health = Arc::new(Health::new(
+            balancer.members().iter().map(|member| member.label.clone()),
+            config.probe.unhealthy_threshold,
+        ));
+        let pool = UpstreamPool::new(
+            balancer.len(),
+            PoolLimits {
+                idle_timeout: config.idle_timeout,
+                max_idle_per_backend: config.max_idle_per_backend,
+                max_requests_per_conn: config.max_requests_per_conn,
+            },
+        );
+        let stats = Arc::new(Stats::default());
+        let admin = match config.admin_listen {
+            Some(addr) => Some(admin::start(addr, health.clone(), stats.clone()).await?),
+            None => None,
+        };
+        let client_idle_timeout = config.client_idle_timeout;
+        let probe_config = config.probe.clone();
+        let proxy = Arc::new(Proxy::new(
+            balancer.clone(),
+            health.clone(),
+            pool.clone(),
+            stats.clone(),
+            config,
+        ));
+        let served = listener::serve(listen, None, move |stream, peer, shutdown| {
+            server::serve_client(stream, peer, shutdown, proxy.clone(), client_idle_timeout)
+        })
+        .await;
+        let server = match served {
+            Ok(server) => server,
+            Err(error) => {
+                if let Some(admin) = admin {
+                    admin.stop().await;
+                }
+                pool.close();
+                return Err(error.into());
+            }
+        };
+        tracing::info!(addr = %server.local_addr(), backends = backends.len(), "gateway listening");
+        let probes = spawn_probes(&balancer, &health, probe_config, &server);
+        Ok(Gateway {
+            server,
+            admin,
+            probes,
+            pool,
+            stats,
+            health,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        todo!()
+        self.server.local_addr()
     }
 
     /// The counters so far.
     pub fn stats(&self) -> GatewayStats {
-        todo!()
+        self.stats.snapshot()
     }
 
-    /// Stops accepting and closes connections.
-    pub async fn stop(self) {}
+    /// The upstream pool's own counters (idle connections, discards, reaps).
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// Every member's health now (what `/_badgateway/health` serves).
+    pub fn health(&self) -> HealthReport {
+        self.health.report()
+    }
+
+    /// The admin endpoint's bound address; none without `admin_listen`.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(ServerHandle::local_addr)
+    }
+
+    /// Stops accepting, stops the probes and the admin endpoint, and closes connections.
+    pub async fn stop(self) {
+        // The probe tasks listen to the server's shutdown signal: they end once it fires.
+        self.server.stop().await;
+        for probe in self.probes {
+            let _ = probe.await;
+        }
+        if let Some(admin) = self.admin {
+            admin.stop().await;
+        }
+        self.pool.close();
+    }
+}
+
+/// One probe task per member when probes are enabled; they end with `server`'s shutdown.
+fn spawn_probes(
+    balancer: &Balancer,
+    health: &Arc<Health>,
+    config: ProbeConfig,
+    server: &ServerHandle,
+) -> Vec<JoinHandle<()>> {
+    if !config.enabled {
+        if config != ProbeConfig::default() {
+            tracing::warn!(
+                "probe settings are given but probe.enabled is false: members are not probed"
+            );
+        }
+        return Vec::new();
+    }
+    tracing::info!(
+        members = balancer.len(),
+        path = %config.path,
+        interval = ?config.interval,
+        timeout = ?config.timeout,
+        unhealthy_threshold = config.unhealthy_threshold,
+        "health probes enabled"
+    );
+    // A zero interval would probe in a busy loop.
+    let interval = config.interval.max(std::time::Duration::from_millis(1));
+    let probe: Arc<dyn probe::Probe> =
+        Arc::new(HttpProbe::new(config, balancer.resolver().clone()));
+    balancer
+        .members()
+        .iter()
+        .map(|member| {
+            tokio::spawn(probe::run(
+                member.clone(),
+                probe.clone(),
+                health.clone(),
+                interval,
+                server.shutdown_signal(),
+            ))
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
 }

@@ -1,0 +1,311 @@
+//! THE upstream connection pool: per backend member, a LIFO stack of idle HTTP/1 connections, with checkout,
+//! checkin, and a reaper that closes connections once they sat idle for `idle_timeout`.
+//!
+//! It is ours, not hyper-util's `client::legacy::Client` pool, on purpose: the gateway must know, per request,
+//! whether the connection was reused, how many requests it had served and how long it sat idle, because
+//! attributing a 502 to the keep-alive reuse race *is* the product. hyper-util's pool hides all three.
+//!
+//! Every [`PooledConn`] carries its id and creation time (in [`UpstreamConn`]), its count of requests served
+//! and the instant it became idle. The most recently returned connection is handed out first (LIFO, as nginx
+//! does with its upstream keepalive cache): it is the least likely to have been closed by the backend's
+//! keep-alive timeout.
+//!
+//! The reaper makes the "front idle timeout below the back's" mitigation real: with it, the *front* closes an
+//! idle connection before the back's `KeepAliveTimeout` can, so no request can meet the back's close. It is one
+//! task per pool that sleeps until the earliest expiry and is woken by a [`Notify`] on checkin; it holds only a
+//! weak reference, so dropping the pool ends it.
+//!
+//! This module does not open connections (`upstream_conn`) nor decide what a failure means (`classify`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::upstream_conn::UpstreamConn;
+
+/// An upstream connection with its reuse history.
+#[derive(Debug)]
+pub(crate) struct PooledConn {
+    /// The connection itself.
+    pub(crate) conn: UpstreamConn,
+    /// The backend member it belongs to.
+    member: usize,
+    /// Requests started on it so far (its reuse count before the current request).
+    served: u64,
+    /// When it last became idle (its creation, for a fresh connection).
+    idle_since: Instant,
+}
+
+/// What a request needs to know about the connection it was sent on, taken when it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// The connection's id.
+    pub(crate) connection: u64,
+    /// Requests the connection served before this one; > 0 means reused.
+    pub(crate) reuse_count: u64,
+    /// How long the connection sat idle before this request.
+    pub(crate) idle_age: Duration,
+}
+
+impl Usage {
+    /// True when the connection had served a request before this one.
+    pub(crate) fn reused(&self) -> bool {
+        self.reuse_count > 0
+    }
+}
+
+impl PooledConn {
+    /// A connection that has served nothing yet.
+    pub(crate) fn fresh(conn: UpstreamConn, member: usize) -> PooledConn {
+        let idle_since = conn.created_at;
+        PooledConn {
+            conn,
+            member,
+            served: 0,
+            idle_since,
+        }
+    }
+
+    /// Records that a request starts on this connection and describes the connection as that request sees it.
+    pub(crate) fn start_request(&mut self) -> Usage {
+        let usage = Usage {
+            connection: self.conn.id,
+            reuse_count: self.served,
+            idle_age: Instant::now().saturating_duration_since(self.idle_since),
+        };
+        self.served += 1;
+        usage
+    }
+
+    fn idle_age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.idle_since)
+    }
+}
+
+/// The pool's limits, from [`crate::FrontConfig`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolLimits {
+    /// An idle connection this old is closed, never reused.
+    pub(crate) idle_timeout: Duration,
+    /// Idle connections kept per member; 0 = never pool.
+    pub(crate) max_idle_per_backend: usize,
+    /// A connection that served this many requests is closed; 0 = unlimited.
+    pub(crate) max_requests_per_conn: u64,
+}
+
+/// The pool's own counters, for tuning and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Idle connections in the pool now.
+    pub idle: usize,
+    /// Connections found too old at checkout and closed.
+    pub discarded_expired: u64,
+    /// Connections hyper already knew were closed (the backend's FIN or RST arrived first), discarded at checkout
+    /// or when a send found them closed before writing the request.
+    pub discarded_closed: u64,
+    /// Connections closed by the reaper after `idle_timeout`.
+    pub reaped: u64,
+    /// Connections not taken back at checkin (`Connection: close`, request limit, pool full, closed).
+    pub refused_checkins: u64,
+}
+
+/// The pool handle; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamPool {
+    shared: Arc<PoolShared>,
+}
+
+#[derive(Debug)]
+struct PoolShared {
+    /// One LIFO stack per backend member, indexed by member.
+    stacks: Mutex<Vec<Vec<PooledConn>>>,
+    limits: PoolLimits,
+    /// Wakes the reaper: a checkin may bring an earlier expiry; closing or dropping the pool ends it.
+    wake: Arc<Notify>,
+    closed: AtomicBool,
+    discarded_expired: AtomicU64,
+    discarded_closed: AtomicU64,
+    reaped: AtomicU64,
+    refused_checkins: AtomicU64,
+}
+
+impl Drop for PoolShared {
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
+}
+
+impl UpstreamPool {
+    /// An empty pool for `members` backend members, with its reaper task spawned.
+    pub(crate) fn new(members: usize, limits: PoolLimits) -> UpstreamPool {
+        let wake = Arc::new(Notify::new());
+        let shared = Arc::new(PoolShared {
+            stacks: Mutex::new((0..members).map(|_| Vec::new()).collect()),
+            limits,
+            wake: wake.clone(),
+            closed: AtomicBool::new(false),
+            discarded_expired: AtomicU64::new(0),
+            discarded_closed: AtomicU64::new(0),
+            reaped: AtomicU64::new(0),
+            refused_checkins: AtomicU64::new(0),
+        });
+        tokio::spawn(reap(Arc::downgrade(&shared), wake));
+        UpstreamPool { shared }
+    }
+
+    /// The most recently returned idle connection to `member`, skipping (and closing) the ones that are too old
+    /// or that hyper already saw closed.
+    pub(crate) fn checkout(&self, member: usize) -> Option<PooledConn> {
+        let now = Instant::now();
+        let mut discarded = Vec::new();
+        let found = {
+            let mut stacks = self.shared.lock();
+            let stack = stacks.get_mut(member)?;
+            loop {
+                let Some(conn) = stack.pop() else { break None };
+                if conn.idle_age(now) >= self.shared.limits.idle_timeout {
+                    self.shared
+                        .discarded_expired
+                        .fetch_add(1, Ordering::Relaxed);
+                    discarded.push(conn);
+                } else if conn.conn.is_closed() {
+                    self.shared.discarded_closed.fetch_add(1, Ordering::Relaxed);
+                    discarded.push(conn);
+                } else {
+                    break Some(conn);
+                }
+            }
+        };
+        // Closing happens outside the lock.
+        drop(discarded);
+        found
+    }
+
+    /// Takes `conn` back after its response was read to the end, unless it must not carry another request:
+    /// the response did not keep the connection alive, it reached `max_requests_per_conn`, the member's stack
+    /// is full, hyper saw it closed, or the pool is closed. A connection not taken back is closed.
+    pub(crate) fn checkin(&self, mut conn: PooledConn, keeps_alive: bool) {
+        let limits = self.shared.limits;
+        let spent = limits.max_requests_per_conn > 0 && conn.served >= limits.max_requests_per_conn;
+        if !keeps_alive
+            || spent
+            || conn.conn.is_closed()
+            || self.shared.closed.load(Ordering::Acquire)
+        {
+            tracing::debug!(
+                connection = conn.conn.id,
+                keeps_alive,
+                served = conn.served,
+                "upstream connection not reused"
+            );
+            self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let refused = {
+            let mut stacks = self.shared.lock();
+            match stacks.get_mut(conn.member) {
+                Some(stack) if stack.len() < limits.max_idle_per_backend => {
+                    stack.push(conn);
+                    None
+                }
+                _ => Some(conn),
+            }
+        };
+        match refused {
+            Some(conn) => {
+                self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
+                drop(conn);
+            }
+            None => self.shared.wake.notify_one(),
+        }
+    }
+
+    /// Records a checked-out connection that turned out closed before the request was written.
+    pub(crate) fn record_closed_discard(&self) {
+        self.shared.discarded_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes every idle connection, refuses future checkins and ends the reaper.
+    pub(crate) fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let idle: Vec<Vec<PooledConn>> = std::mem::take(&mut *self.shared.lock());
+        drop(idle);
+        self.shared.wake.notify_one();
+    }
+
+    /// The pool's counters now.
+    pub(crate) fn stats(&self) -> PoolStats {
+        PoolStats {
+            idle: self.shared.lock().iter().map(Vec::len).sum(),
+            discarded_expired: self.shared.discarded_expired.load(Ordering::Relaxed),
+            discarded_closed: self.shared.discarded_closed.load(Ordering::Relaxed),
+            reaped: self.shared.reaped.load(Ordering::Relaxed),
+            refused_checkins: self.shared.refused_checkins.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl PoolShared {
+    fn lock(&self) -> MutexGuard<'_, Vec<Vec<PooledConn>>> {
+        // A panic while holding the lock leaves the stacks consistent (push/pop/retain), so keep going.
+        self.stacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left.
+    fn reap_expired(&self, now: Instant) -> Option<Instant> {
+        let idle_timeout = self.limits.idle_timeout;
+        let mut expired = Vec::new();
+        let next_expiry = {
+            let mut stacks = self.lock();
+            for stack in stacks.iter_mut() {
+                let (keep, old): (Vec<_>, Vec<_>) = std::mem::take(stack)
+                    .into_iter()
+                    .partition(|conn| conn.idle_age(now) < idle_timeout);
+                *stack = keep;
+                expired.extend(old);
+            }
+            stacks
+                .iter()
+                .flatten()
+                .map(|conn| conn.idle_since + idle_timeout)
+                .min()
+        };
+        if !expired.is_empty() {
+            tracing::debug!(count = expired.len(), "closing idle upstream connections");
+            self.reaped
+                .fetch_add(expired.len() as u64, Ordering::Relaxed);
+        }
+        drop(expired);
+        next_expiry
+    }
+}
+
+/// The reaper: sleeps until the earliest expiry (or a checkin), closes what expired, ends with the pool.
+async fn reap(shared: Weak<PoolShared>, wake: Arc<Notify>) {
+    loop {
+        let next_expiry = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if shared.closed.load(Ordering::Acquire) {
+                return;
+            }
+            shared.reap_expired(Instant::now())
+        };
+        match next_expiry {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}

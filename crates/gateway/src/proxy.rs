@@ -1,0 +1,340 @@
+//! The request path, readable top to bottom in [`Proxy::forward`]: buffer the request → pick a healthy member →
+//! check out a pooled connection (or open one) → send → classify the failure → maybe retry once on a fresh
+//! connection → stream the response back, or answer 502 with its cause.
+//!
+//! Each step is a call into the module that owns it: `balancer`, `pool`, `upstream_conn`, `classify`, `retry`,
+//! `headers`, `response_body`, `stats`. This module only sequences them and makes the 502.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, Entry, HOST, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+
+use crate::balancer::{Balancer, Member};
+use crate::classify::{AttemptFacts, SendError, classify};
+use crate::health::Health;
+use crate::pool::{PooledConn, UpstreamPool, Usage};
+use crate::response_body::{ResponseBody, UpstreamBody};
+use crate::stats::Stats;
+use crate::upstream_conn::{self, UpstreamRequest};
+use crate::{CAUSE_HEADER, Cause, FrontConfig, headers, retry};
+
+/// Everything a request needs on its way through the gateway; shared by every client connection.
+#[derive(Debug)]
+pub(crate) struct Proxy {
+    balancer: Arc<Balancer>,
+    health: Arc<Health>,
+    pool: UpstreamPool,
+    stats: Arc<Stats>,
+    config: FrontConfig,
+}
+
+/// A 502 in the making: its cause and what is known about where it happened.
+#[derive(Debug)]
+struct Failure {
+    cause: Cause,
+    /// The member the request was for, once one was picked.
+    backend: Option<String>,
+    /// The connection the request was sent on, once one was.
+    usage: Option<Usage>,
+    /// The request was never written: hyper knew the connection was closed. Not a race, not a 502 yet.
+    unsent: bool,
+    /// The underlying error, for the log.
+    detail: Option<String>,
+}
+
+impl Failure {
+    fn new(cause: Cause, member: Option<&Member>) -> Failure {
+        Failure {
+            cause,
+            backend: member.map(|member| member.label.clone()),
+            usage: None,
+            unsent: false,
+            detail: None,
+        }
+    }
+}
+
+/// A response head from the backend, and the connection its body is still to be read from.
+struct Answer {
+    response: Response<Incoming>,
+    conn: PooledConn,
+}
+
+/// The client's request, hop-by-hop headers removed and the body buffered, so it can be sent twice.
+struct BufferedRequest {
+    method: Method,
+    /// Origin-form: path and query.
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Proxy {
+    pub(crate) fn new(
+        balancer: Arc<Balancer>,
+        health: Arc<Health>,
+        pool: UpstreamPool,
+        stats: Arc<Stats>,
+        config: FrontConfig,
+    ) -> Proxy {
+        Proxy {
+            balancer,
+            health,
+            pool,
+            stats,
+            config,
+        }
+    }
+
+    /// Serves one client request: always a response, a 502 with its cause when the backend could not answer.
+    pub(crate) async fn handle(
+        &self,
+        request: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<Response<ResponseBody>, Infallible> {
+        self.stats.record_request();
+        let response = match self.forward(request, client.ip()).await {
+            Ok(response) => response,
+            Err(failure) => self.bad_gateway(failure),
+        };
+        self.stats.record_response(response.status());
+        Ok(response)
+    }
+
+    /// The request path, top to bottom.
+    async fn forward(
+        &self,
+        request: Request<Incoming>,
+        client: IpAddr,
+    ) -> Result<Response<ResponseBody>, Failure> {
+        let request = match BufferedRequest::read(request, client).await {
+            Ok(request) => request,
+            Err(error) => {
+                tracing::debug!(%error, "cannot read the client's request body");
+                return Ok(local_response(
+                    StatusCode::BAD_REQUEST,
+                    "cannot read the request body\n",
+                ));
+            }
+        };
+        // No member, or none healthy: answered at once, nothing is resolved or connected.
+        let member = self
+            .balancer
+            .next(|index| self.health.is_healthy(index))
+            .map_err(|cause| Failure::new(cause, None))?;
+        let failure = match self.send_pooled_or_fresh(member, &request).await {
+            Ok(answer) => return Ok(self.respond(answer)),
+            Err(failure) => failure,
+        };
+        if !retry::should_retry(self.config.retry, &request.method, failure.cause) {
+            return Err(failure);
+        }
+        self.stats.record_retry();
+        tracing::info!(cause = %failure.cause, backend = %member.label, "retrying once on a fresh connection");
+        let conn = self.connect(member).await?;
+        let answer = self.exchange(member, conn, &request).await?;
+        Ok(self.respond(answer))
+    }
+
+    /// Sends on the most recently pooled connection, or on a fresh one when none is left. A pooled connection
+    /// that hyper already knows is closed (the backend's FIN arrived before we wrote) is skipped, not a 502.
+    async fn send_pooled_or_fresh(
+        &self,
+        member: &Member,
+        request: &BufferedRequest,
+    ) -> Result<Answer, Failure> {
+        while let Some(mut conn) = self.pool.checkout(member.index) {
+            if conn.conn.ready().await.is_err() {
+                self.pool.record_closed_discard();
+                continue;
+            }
+            match self.exchange(member, conn, request).await {
+                Err(failure) if failure.unsent => self.pool.record_closed_discard(),
+                result => return result,
+            }
+        }
+        let conn = self.connect(member).await?;
+        self.exchange(member, conn, request).await
+    }
+
+    /// Resolves the member's host (within `connect_timeout`; a failure or a slower lookup is `dns-failure`) and
+    /// opens a connection to it (within another `connect_timeout`).
+    async fn connect(&self, member: &Member) -> Result<PooledConn, Failure> {
+        let limit = self.config.connect_timeout;
+        let addrs = self
+            .balancer
+            .resolve(member, limit)
+            .await
+            .map_err(|error| Failure {
+                detail: Some(error.to_string()),
+                ..Failure::new(Cause::DnsFailure, Some(member))
+            })?;
+        let conn = upstream_conn::connect(&member.label, &addrs, limit)
+            .await
+            .map_err(|cause| Failure::new(cause, Some(member)))?;
+        self.stats.record_upstream_connection();
+        Ok(PooledConn::fresh(conn, member.index))
+    }
+
+    /// One request on one connection, until the response head (or `request_timeout`); a failure is classified.
+    async fn exchange(
+        &self,
+        member: &Member,
+        mut conn: PooledConn,
+        request: &BufferedRequest,
+    ) -> Result<Answer, Failure> {
+        let usage = conn.start_request();
+        let bytes_before = conn.conn.bytes_read();
+        let sent = tokio::time::timeout(
+            self.config.request_timeout,
+            conn.conn.send(request.to_upstream(member)),
+        )
+        .await;
+        let (error, unsent) = match sent {
+            Ok(Ok(response)) => {
+                if usage.reused() {
+                    self.stats.record_reused_request();
+                }
+                return Ok(Answer { response, conn });
+            }
+            Ok(Err(mut error)) => {
+                let unsent = error.take_message().is_some();
+                (SendError::Hyper(error.into_error()), unsent)
+            }
+            Err(_elapsed) => (SendError::Timeout, false),
+        };
+        if usage.reused() && !unsent {
+            self.stats.record_reused_request();
+        }
+        let facts = AttemptFacts {
+            reused: usage.reused(),
+            response_bytes: conn.conn.bytes_read() > bytes_before,
+        };
+        Err(Failure {
+            cause: classify(&error, facts),
+            backend: Some(member.label.clone()),
+            usage: Some(usage),
+            unsent,
+            detail: Some(match &error {
+                SendError::Timeout => {
+                    format!("no response head within {:?}", self.config.request_timeout)
+                }
+                SendError::Hyper(error) => error_chain(error),
+            }),
+        })
+    }
+
+    /// The backend's response, hop-by-hop headers removed, its body streamed and its connection returned at
+    /// the body's end.
+    fn respond(&self, answer: Answer) -> Response<ResponseBody> {
+        let (mut parts, body) = answer.response.into_parts();
+        let keeps_alive = headers::keeps_alive(parts.version, &parts.headers);
+        headers::strip_hop_by_hop(&mut parts.headers);
+        // The client-facing hop is ours: hyper frames it for the client's version.
+        parts.version = Version::HTTP_11;
+        let body = UpstreamBody::new(
+            body,
+            self.pool.clone(),
+            answer.conn,
+            keeps_alive,
+            self.stats.clone(),
+        );
+        Response::from_parts(parts, ResponseBody::Upstream(body))
+    }
+
+    /// The 502: counted, logged with the connection's history, named in a header and in the body.
+    fn bad_gateway(&self, failure: Failure) -> Response<ResponseBody> {
+        let cause = failure.cause;
+        self.stats.record_cause(cause);
+        let usage = failure.usage;
+        tracing::warn!(
+            cause = %cause,
+            backend = failure.backend.as_deref().unwrap_or("-"),
+            reused = usage.map(|usage| usage.reused()),
+            reuse_count = usage.map(|usage| usage.reuse_count),
+            idle_age_ms = usage.map(|usage| u64::try_from(usage.idle_age.as_millis()).unwrap_or(u64::MAX)),
+            connection = usage.map(|usage| usage.connection),
+            error = failure.detail.as_deref().unwrap_or("-"),
+            "502 bad gateway"
+        );
+        let mut response = local_response(
+            StatusCode::BAD_GATEWAY,
+            format!("502 Bad Gateway: {cause}\n"),
+        );
+        if self.config.cause_header {
+            response
+                .headers_mut()
+                .insert(CAUSE_HEADER, HeaderValue::from_static(cause.name()));
+        }
+        response
+    }
+}
+
+impl BufferedRequest {
+    /// Reads the whole body and prepares the headers for the upstream hop.
+    async fn read(
+        request: Request<Incoming>,
+        client: IpAddr,
+    ) -> Result<BufferedRequest, hyper::Error> {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await?.to_bytes();
+        let mut headers = parts.headers;
+        headers::strip_hop_by_hop(&mut headers);
+        headers::append_forwarded_for(&mut headers, client);
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map(|path| Uri::from(path.clone()))
+            .unwrap_or_else(|| Uri::from_static("/"));
+        Ok(BufferedRequest {
+            method: parts.method,
+            uri,
+            headers,
+            body,
+        })
+    }
+
+    /// A new upstream request with the same method, target, headers and body.
+    fn to_upstream(&self, member: &Member) -> UpstreamRequest {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        if let (Entry::Vacant(slot), Ok(host)) = (
+            request.headers_mut().entry(HOST),
+            HeaderValue::from_str(&member.label),
+        ) {
+            slot.insert(host);
+        }
+        request
+    }
+}
+
+/// A response the gateway writes itself.
+fn local_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::local(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// An error and its sources, one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(error) = source {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
+}

@@ -1,0 +1,49 @@
+//! The client-facing side: one hyper HTTP/1 server connection per accepted client, with keep-alive and an
+//! idle timeout, drained gracefully on shutdown.
+//!
+//! This module owns the client connection's life; every request on it goes to [`Proxy::handle`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use listener::ShutdownSignal;
+use tokio::net::TcpStream;
+
+use crate::proxy::Proxy;
+
+/// Serves one client connection until the client leaves, idles past `idle_timeout`, or shutdown.
+pub(crate) async fn serve_client(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: ShutdownSignal,
+    proxy: Arc<Proxy>,
+    idle_timeout: Duration,
+) {
+    let service = service_fn(move |request| {
+        let proxy = proxy.clone();
+        async move { proxy.handle(request, peer).await }
+    });
+    let mut builder = http1::Builder::new();
+    // hyper starts the header-read timer when it waits for the next request head, so between two requests on a
+    // kept-alive connection it is exactly the client idle timeout.
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout));
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.triggered() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "client connection ended with an error");
+    }
+}

@@ -1,0 +1,105 @@
+//! The gateway's counters: lock-free atomics on the request path, turned into a [`GatewayStats`] snapshot on
+//! demand.
+//!
+//! This module owns counting only; what counts as a request, a retry or a truncation is decided by the proxy
+//! path and the response body.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::StatusCode;
+
+use crate::{Cause, GatewayStats};
+
+/// Shared, updated by every connection task.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    requests: AtomicU64,
+    /// Per status code; a short critical section, taken once per response.
+    responses: Mutex<BTreeMap<u16, u64>>,
+    /// Indexed by the position of the cause in [`Cause::ALL`].
+    causes: [AtomicU64; Cause::ALL.len()],
+    upstream_connections: AtomicU64,
+    reused_requests: AtomicU64,
+    retries: AtomicU64,
+    truncated_responses: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn record_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_response(&self, status: StatusCode) {
+        let mut responses = self
+            .responses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *responses.entry(status.as_u16()).or_default() += 1;
+    }
+
+    pub(crate) fn record_cause(&self, cause: Cause) {
+        if let Some(index) = Cause::ALL.iter().position(|c| *c == cause) {
+            self.causes[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn record_upstream_connection(&self) {
+        self.upstream_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_reused_request(&self) {
+        self.reused_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_truncated_response(&self) {
+        self.truncated_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A consistent-enough copy: each counter is read once, without stopping the gateway.
+    pub(crate) fn snapshot(&self) -> GatewayStats {
+        let responses = self
+            .responses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let causes = Cause::ALL
+            .iter()
+            .zip(&self.causes)
+            .map(|(cause, count)| (*cause, count.load(Ordering::Relaxed)))
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        GatewayStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            responses,
+            causes,
+            upstream_connections: self.upstream_connections.load(Ordering::Relaxed),
+            reused_requests: self.reused_requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            truncated_responses: self.truncated_responses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_lists_only_causes_that_happened() {
+        let stats = Stats::default();
+        stats.record_request();
+        stats.record_response(StatusCode::BAD_GATEWAY);
+        stats.record_cause(Cause::ReusedReset);
+        stats.record_cause(Cause::ReusedReset);
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.requests, 1);
+        assert_eq!(snapshot.responses, BTreeMap::from([(502, 1)]));
+        assert_eq!(snapshot.causes, BTreeMap::from([(Cause::ReusedReset, 2)]));
+    }
+}

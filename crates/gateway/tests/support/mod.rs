@@ -1,0 +1,312 @@
+//! Test support: a raw-TCP fake backend driven by a per-connection script, a one-shot HTTP client, and a
+//! gateway config with short limits.
+//!
+//! The fake backend is raw TCP on purpose: the race tests need to close or reset a kept-alive connection at an
+//! exact point (after reading the next request, before answering), which no HTTP server library exposes.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use gateway::{FrontConfig, Gateway};
+
+/// What the fake backend does with one request on a connection.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Write these bytes and keep the connection for the next step.
+    Respond(Vec<u8>),
+    /// Write these bytes, then close.
+    RespondThenClose(Vec<u8>),
+    /// Write these bytes, send a FIN (shutdown write), and wait for the gateway to close its side too.
+    RespondThenFin(Vec<u8>),
+    /// Close (FIN) without answering: the keep-alive race as the front sees it.
+    Close,
+    /// Reset (SO_LINGER 0, then close → RST) without answering.
+    Reset,
+    /// Never answer; keep the connection until the gateway closes it.
+    Hang,
+}
+
+/// What the fake backend saw, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Connection `n` (0-based, in accept order) was accepted.
+    Accepted(usize),
+    /// Connection `conn` carried a request with this head (lower-cased header names as sent) and body.
+    Request {
+        conn: usize,
+        head: String,
+        body: Vec<u8>,
+    },
+    /// The gateway closed connection `n`.
+    Eof(usize),
+}
+
+/// A running fake backend.
+pub struct FakeBackend {
+    pub addr: SocketAddr,
+    pub events: mpsc::UnboundedReceiver<Event>,
+}
+
+impl FakeBackend {
+    /// The backend address as a gateway member.
+    pub fn member(&self) -> Vec<String> {
+        vec![self.addr.to_string()]
+    }
+
+    /// Waits for the next event matching `want`, skipping others.
+    pub async fn wait_for(&mut self, want: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            let event = self.events.recv().await.expect("fake backend ended");
+            if want(&event) {
+                return event;
+            }
+        }
+    }
+
+    /// Waits for the next request: its connection, head and body.
+    pub async fn wait_for_request(&mut self) -> (usize, String, Vec<u8>) {
+        match within(self.wait_for(|event| matches!(event, Event::Request { .. }))).await {
+            Event::Request { conn, head, body } => (conn, head, body),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Every request head seen so far (drains the pending events).
+    pub fn requests(&mut self) -> Vec<(usize, String, Vec<u8>)> {
+        let mut seen = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            if let Event::Request { conn, head, body } = event {
+                seen.push((conn, head, body));
+            }
+        }
+        seen
+    }
+}
+
+/// Starts a fake backend; connection `n` follows `scripts[n]` (an empty script after the last one).
+pub async fn fake_backend(scripts: Vec<Vec<Step>>) -> FakeBackend {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (events, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for conn in 0.. {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = events.send(Event::Accepted(conn));
+            let script = scripts.get(conn).cloned().unwrap_or_default();
+            tokio::spawn(run_script(conn, stream, script, events.clone()));
+        }
+    });
+    FakeBackend {
+        addr,
+        events: receiver,
+    }
+}
+
+async fn run_script(
+    conn: usize,
+    mut stream: TcpStream,
+    script: Vec<Step>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let mut buffer = Vec::new();
+    for step in script {
+        let Some((head, body)) = read_request(&mut stream, &mut buffer).await else {
+            let _ = events.send(Event::Eof(conn));
+            return;
+        };
+        let _ = events.send(Event::Request { conn, head, body });
+        match step {
+            Step::Respond(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+            }
+            Step::RespondThenClose(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+                return;
+            }
+            Step::RespondThenFin(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+                let _ = stream.shutdown().await;
+                break;
+            }
+            Step::Close => return,
+            Step::Reset => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                return;
+            }
+            Step::Hang => break,
+        }
+    }
+    // Script done: wait for the gateway to close.
+    let mut sink = [0u8; 4096];
+    loop {
+        match stream.read(&mut sink).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = events.send(Event::Eof(conn));
+}
+
+/// Reads one request (head and content-length body); `None` on EOF.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
+    Some((head, body))
+}
+
+/// A keep-alive 200 with `body`.
+pub fn ok(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// What the test client got.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body, or the error reading it.
+    pub body: Result<Bytes, hyper::Error>,
+}
+
+impl Reply {
+    /// The `x-badgateway-cause` header.
+    pub fn cause(&self) -> Option<&str> {
+        self.headers
+            .get(gateway::CAUSE_HEADER)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends `request` to `addr` on a new client connection and reads the whole response.
+pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|collected| collected.to_bytes());
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A GET of `path` to `addr`.
+pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+    send(addr, request("GET", path, "")).await
+}
+
+/// A request with a `Host` header and `body`.
+pub fn request(method: &str, path: &str, body: &'static str) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "gateway.test")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+/// Limits short enough for tests.
+pub fn config() -> FrontConfig {
+    FrontConfig {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        ..FrontConfig::default()
+    }
+}
+
+/// A gateway on a loopback port.
+pub async fn gateway(backends: Vec<String>, config: FrontConfig) -> Gateway {
+    Gateway::start("127.0.0.1:0".parse().unwrap(), backends, config)
+        .await
+        .unwrap()
+}
+
+/// Fails the test instead of hanging it.
+pub async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), future)
+        .await
+        .expect("test step took more than 10 s")
+}
+
+/// A response with `status` and `body`, with `connection: close` (what a probe gets before the backend hangs
+/// up).
+pub fn status(status: u16, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// `count` connections that each answer one request with `bytes` and close: a backend for probes.
+pub fn answers(count: usize, bytes: Vec<u8>) -> Vec<Vec<Step>> {
+    vec![vec![Step::RespondThenClose(bytes)]; count]
+}
+
+/// Polls `check` every 10 ms until it holds; fails the test after 10 s instead of sleeping blindly.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 10 s for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The request line of every request head seen so far, e.g. `get /app http/1.1` (drains pending events).
+pub fn request_lines(backend: &mut FakeBackend) -> Vec<String> {
+    backend
+        .requests()
+        .into_iter()
+        .map(|(_, head, _)| head.lines().next().unwrap_or_default().to_owned())
+        .collect()
+}
