@@ -43,7 +43,9 @@ fn tally_add(c: &mut Criterion) {
         )
     });
     group.bench_function("channel_and_tally", |b| {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
         b.iter(|| {
             runtime.block_on(async {
                 let (tx, mut rx) = tokio::sync::mpsc::channel(4096);

@@ -17,12 +17,18 @@ async fn run(scenario: &Scenario) -> RunResult {
         quiet: true,
         label: None,
     };
-    run_scenario(scenario, &options, stop).await.expect("chain starts")
+    run_scenario(scenario, &options, stop)
+        .await
+        .expect("chain starts")
 }
 
 fn assert_accounted(result: &RunResult) {
     let responses: u64 = result.responses.values().sum();
-    assert_eq!(result.requests, responses + result.client_error_total(), "{result:#?}");
+    assert_eq!(
+        result.requests,
+        responses + result.client_error_total(),
+        "{result:#?}"
+    );
     assert_eq!(result.unaccounted, 0, "{result:#?}");
 }
 
@@ -35,9 +41,18 @@ async fn the_race_scenario_reproduces_reused_connection_502s() {
     let scenario = race_scenario();
     let result = run(&scenario).await;
     assert_accounted(&result);
-    assert!(result.race_bad_gateways() >= 1, "no race 502 in {} requests: {result:#?}", result.requests);
+    assert!(
+        result.race_bad_gateways() >= 1,
+        "no race 502 in {} requests: {result:#?}",
+        result.requests
+    );
     // Only race causes: the chain has no other fault.
-    assert_eq!(result.race_bad_gateways(), result.bad_gateways(), "{:?}", result.causes);
+    assert_eq!(
+        result.race_bad_gateways(),
+        result.bad_gateways(),
+        "{:?}",
+        result.causes
+    );
     // The clients' view of the causes equals the gateway's own count.
     assert_eq!(result.causes, result.gateway_causes);
     assert!(scenario.expect.violations(&result).is_empty());
@@ -54,7 +69,11 @@ async fn assert_mitigation_removes_the_race(name: &str) {
     assert_accounted(&result);
     assert_eq!(result.race_bad_gateways(), 0, "{name}: {:?}", result.causes);
     assert_eq!(result.bad_gateways(), 0, "{name}: {:?}", result.causes);
-    assert_eq!(result.responses.get("200").copied(), Some(result.requests), "{name}");
+    assert_eq!(
+        result.responses.get("200").copied(),
+        Some(result.requests),
+        "{name}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,12 +89,17 @@ async fn a_front_idle_timeout_below_the_backs_removes_the_race() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retrying_idempotent_requests_hides_the_race() {
     let scenario = race_scenario();
-    let variant = scenario.with_override("front.retry=idempotent").expect("override");
+    let variant = scenario
+        .with_override("front.retry=idempotent")
+        .expect("override");
     let result = run(&variant).await;
     assert_accounted(&result);
     assert_eq!(result.bad_gateways(), 0, "{:?}", result.causes);
     // The race still happened upstream; the retries absorbed it.
-    assert!(result.retries >= 1, "no retry: the load did not hit the race: {result:#?}");
+    assert!(
+        result.retries >= 1,
+        "no retry: the load did not hit the race: {result:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,7 +134,13 @@ pub fn explain_result(result: &RunResult) -> String {
         let _ = writeln!(out, "{}: no 502 to explain", result.scenario);
         return out;
     }
-    let _ = writeln!(out, "{}: {} 502 in {} requests", result.scenario, result.bad_gateways(), result.requests);
+    let _ = writeln!(
+        out,
+        "{}: {} 502 in {} requests",
+        result.scenario,
+        result.bad_gateways(),
+        result.requests
+    );
     for (name, count) in causes {
         let _ = writeln!(out, "\n{name} ({count})");
         match name.parse::<Cause>() {
@@ -167,7 +173,10 @@ mod tests {
     fn every_cause_has_an_explanation_with_checks() {
         for cause in Cause::ALL {
             let explanation = explain(cause);
-            assert!(!explanation.wire.is_empty() && !explanation.checks.is_empty(), "{cause}");
+            assert!(
+                !explanation.wire.is_empty() && !explanation.checks.is_empty(),
+                "{cause}"
+            );
         }
     }
 }

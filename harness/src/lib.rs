@@ -5,6 +5,7 @@ pub mod check;
 pub mod collector;
 pub mod compare;
 pub mod expect;
+pub mod explain;
 pub mod load;
 pub mod mitigation;
 pub mod progress;

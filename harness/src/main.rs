@@ -115,6 +115,11 @@ enum Command {
         #[arg(long, default_value = "10%")]
         tolerance: Tolerance,
     },
+    /// Explain each 502 cause in a result: what happened on the wire and what to check.
+    Explain {
+        /// Result JSON written by `run --json`, `compare --json` or `load --json`.
+        result: PathBuf,
+    },
     /// Drive any HTTP/1.1 target (real nginx/HAProxy/Apache chains) with the same patterns and accounting.
     ///
     /// 502s with an `x-badgateway-cause` header are counted by cause, others as `unclassified`. The target
@@ -256,6 +261,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             baseline,
             tolerance,
         } => commands::check::check(&result, baseline.as_deref(), tolerance),
+        Command::Explain { result } => commands::explain::explain(&result),
         Command::Load(args) => commands::load::load(args).await,
         Command::Serve { tier, config } => commands::serve::serve(tier, &config).await,
     }

@@ -63,6 +63,12 @@ pub struct RunResult {
     /// Requests the origin served.
     #[serde(default)]
     pub origin_requests: u64,
+    /// Of the origin's requests, the gateway's health probes.
+    #[serde(default)]
+    pub origin_probe_requests: u64,
+    /// Responses the gateway aborted after their head (not 502s).
+    #[serde(default)]
+    pub truncated_responses: u64,
     /// Idle connections the back proxy closed on its keep-alive timeout.
     #[serde(default)]
     pub back_keepalive_timeouts: u64,
@@ -149,6 +155,8 @@ impl RunResult {
                 .collect(),
             reused_upstream_requests: chain.gateway.reused_requests,
             origin_requests: chain.origin_requests,
+            origin_probe_requests: chain.origin_probe_requests,
+            truncated_responses: chain.gateway.truncated_responses,
             back_keepalive_timeouts: chain.back.keepalive_timeouts,
             cell: BTreeMap::new(),
         }

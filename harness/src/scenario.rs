@@ -27,6 +27,9 @@ pub struct Scenario {
     /// One line saying what the scenario shows.
     #[serde(default)]
     pub description: String,
+    /// Which tiers stand in the chain and where the front's backend pool points.
+    #[serde(default)]
+    pub chain: ChainConfig,
     /// The front gateway's knobs.
     #[serde(default)]
     pub front: FrontConfig,
@@ -45,6 +48,33 @@ pub struct Scenario {
     /// What a CI gate expects of the result.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// The shape of the chain: which tiers are in it and what the front's backend pool holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    /// Whether the back keep-alive proxy stands between front and origin. Default true. Without it the front
+    /// talks to the origin (through `[link.front_back]` when present), so origin faults reach the front as is.
+    pub back: bool,
+    /// Members in the front's backend pool, each reaching the next tier. 0 = an empty pool. Default 1.
+    pub members: usize,
+    /// Name the members by this host name instead of an IP (resolved by the front's `[front.dns]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_host: Option<String>,
+    /// Point the pool at a closed loopback port instead of the chain: every connect is refused.
+    pub closed_port: bool,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            back: true,
+            members: 1,
+            member_host: None,
+            closed_port: false,
+        }
+    }
 }
 
 /// The optional fault links of a chain.
@@ -176,6 +206,18 @@ impl Scenario {
                 )));
             }
         }
+        if !self.chain.back && self.link.back_origin.is_some() {
+            return Err(invalid(
+                "[link.back_origin] is set but chain.back = false: there is no back tier to link"
+                    .to_owned(),
+            ));
+        }
+        if self.chain.members > 64 {
+            return Err(invalid(format!(
+                "chain.members = {} is above the limit of 64",
+                self.chain.members
+            )));
+        }
         if !(100..=999).contains(&self.origin.status) {
             return Err(invalid(format!(
                 "origin.status = {} is not an HTTP status",
@@ -232,16 +274,22 @@ mod tests {
 
     #[test]
     fn every_shipped_scenario_parses() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let mut count = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
-                count += 1;
+        for dir in [root.clone(), root.join("causes")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                    count += 1;
+                }
             }
         }
-        assert!(count >= 5, "only {count} scenarios in {}", dir.display());
+        assert!(
+            count >= 15,
+            "only {count} scenarios under {}",
+            root.display()
+        );
     }
 
     #[test]

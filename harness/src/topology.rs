@@ -1,5 +1,6 @@
 //! Stands a chain up in-process on 127.0.0.1, port 0 everywhere:
-//! gateway → [link front_back] → keep-alive proxy → [link back_origin] → origin.
+//! gateway → [link front_back] → keep-alive proxy → [link back_origin] → origin,
+//! or, with `chain.back = false`, gateway → [link front_back] → origin.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -31,14 +32,17 @@ pub enum ChainError {
     /// The gateway.
     #[error("gateway: {0}")]
     Gateway(#[from] gateway::GatewayError),
+    /// A loopback port for `chain.closed_port` could not be reserved.
+    #[error("cannot reserve a closed port: {0}")]
+    ClosedPort(std::io::Error),
 }
 
 /// The running tiers of one scenario.
 pub struct Chain {
     /// The front: what clients talk to.
     pub gateway: Gateway,
-    /// The back proxy.
-    pub back: KeepAliveProxy,
+    /// The back proxy, unless `chain.back = false`.
+    pub back: Option<KeepAliveProxy>,
     /// The origin.
     pub origin: Origin,
     /// The link between front and back, when the scenario has one.
@@ -52,10 +56,12 @@ pub struct Chain {
 pub struct ChainStats {
     /// The gateway's.
     pub gateway: GatewayStats,
-    /// The back proxy's.
+    /// The back proxy's (zero without a back tier).
     pub back: BackStats,
-    /// Requests the origin served.
+    /// Requests the origin received.
     pub origin_requests: u64,
+    /// Of those, the gateway's health probes.
+    pub origin_probe_requests: u64,
     /// The front–back link's.
     pub front_back: Option<LinkStats>,
 }
@@ -64,45 +70,46 @@ fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
+async fn start_link(
+    name: &'static str,
+    config: Option<&faultlink::LinkConfig>,
+    upstream: SocketAddr,
+) -> Result<Option<Link>, ChainError> {
+    match config {
+        Some(config) => Link::start(loopback(), upstream, config.clone())
+            .await
+            .map(Some)
+            .map_err(|source| ChainError::Link { name, source }),
+        None => Ok(None),
+    }
+}
+
 impl Chain {
     /// Starts the tiers from the origin outwards.
     pub async fn start(scenario: &Scenario) -> Result<Self, ChainError> {
         let origin = Origin::start(loopback(), scenario.origin.clone()).await?;
-        let back_origin = match &scenario.link.back_origin {
-            Some(config) => Some(
-                Link::start(loopback(), origin.local_addr(), config.clone())
-                    .await
-                    .map_err(|source| ChainError::Link {
-                        name: "back_origin",
-                        source,
-                    })?,
-            ),
-            None => None,
+        let (back, back_origin, next_hop) = if scenario.chain.back {
+            let back_origin = start_link(
+                "back_origin",
+                scenario.link.back_origin.as_ref(),
+                origin.local_addr(),
+            )
+            .await?;
+            let origin_addr = back_origin
+                .as_ref()
+                .map_or(origin.local_addr(), Link::local_addr);
+            let back =
+                KeepAliveProxy::start(loopback(), origin_addr, scenario.back.clone()).await?;
+            let addr = back.local_addr();
+            (Some(back), back_origin, addr)
+        } else {
+            (None, None, origin.local_addr())
         };
-        let origin_addr = back_origin
-            .as_ref()
-            .map_or(origin.local_addr(), Link::local_addr);
-        let back = KeepAliveProxy::start(loopback(), origin_addr, scenario.back.clone()).await?;
-        let front_back = match &scenario.link.front_back {
-            Some(config) => Some(
-                Link::start(loopback(), back.local_addr(), config.clone())
-                    .await
-                    .map_err(|source| ChainError::Link {
-                        name: "front_back",
-                        source,
-                    })?,
-            ),
-            None => None,
-        };
-        let back_addr = front_back
-            .as_ref()
-            .map_or(back.local_addr(), Link::local_addr);
-        let gateway = Gateway::start(
-            loopback(),
-            vec![back_addr.to_string()],
-            scenario.front.clone(),
-        )
-        .await?;
+        let front_back =
+            start_link("front_back", scenario.link.front_back.as_ref(), next_hop).await?;
+        let next_hop = front_back.as_ref().map_or(next_hop, Link::local_addr);
+        let members = pool_members(scenario, next_hop)?;
+        let gateway = Gateway::start(loopback(), members, scenario.front.clone()).await?;
         Ok(Self {
             gateway,
             back,
@@ -121,8 +128,13 @@ impl Chain {
     pub fn stats(&self) -> ChainStats {
         ChainStats {
             gateway: self.gateway.stats(),
-            back: self.back.stats(),
+            back: self
+                .back
+                .as_ref()
+                .map(KeepAliveProxy::stats)
+                .unwrap_or_default(),
             origin_requests: self.origin.requests_served(),
+            origin_probe_requests: self.origin.probe_requests(),
             front_back: self.front_back.as_ref().map(Link::stats),
         }
     }
@@ -133,10 +145,40 @@ impl Chain {
         if let Some(link) = self.front_back {
             link.stop().await;
         }
-        self.back.stop().await;
+        if let Some(back) = self.back {
+            back.stop().await;
+        }
         if let Some(link) = self.back_origin {
             link.stop().await;
         }
         self.origin.stop().await;
     }
+}
+
+/// The front's backend pool: `chain.members` entries reaching `next_hop`, by host name when asked, or a
+/// closed port.
+fn pool_members(scenario: &Scenario, next_hop: SocketAddr) -> Result<Vec<String>, ChainError> {
+    let port = if scenario.chain.closed_port {
+        closed_port()?
+    } else {
+        next_hop.port()
+    };
+    let host = match &scenario.chain.member_host {
+        Some(host) => host.clone(),
+        None => next_hop.ip().to_string(),
+    };
+    Ok((0..scenario.chain.members)
+        .map(|_| format!("{host}:{port}"))
+        .collect())
+}
+
+/// A loopback port nothing listens on: bound, read, released.
+fn closed_port() -> Result<u16, ChainError> {
+    let listener = std::net::TcpListener::bind(loopback()).map_err(ChainError::ClosedPort)?;
+    let port = listener
+        .local_addr()
+        .map_err(ChainError::ClosedPort)?
+        .port();
+    drop(listener);
+    Ok(port)
 }

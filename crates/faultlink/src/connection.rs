@@ -21,6 +21,7 @@ use crate::stats::Counters;
 pub(crate) struct LinkShared {
     pub(crate) upstream: SocketAddr,
     pub(crate) latency: Duration,
+    pub(crate) model_handshake: bool,
     pub(crate) faults: FaultPlan,
     pub(crate) counters: Counters,
 }
@@ -65,6 +66,13 @@ async fn relay_to_upstream(
     link: &LinkShared,
     reset_on_first_data: bool,
 ) {
+    if link.model_handshake && !link.latency.is_zero() {
+        // The handshake's round trip (see `LinkConfig::model_handshake`): the client's bytes wait in its socket.
+        tokio::select! {
+            () = tokio::time::sleep(link.latency * 2) => {}
+            () = shutdown.triggered() => return,
+        }
+    }
     let connected = tokio::select! {
         connected = TcpStream::connect(link.upstream) => connected,
         () = shutdown.triggered() => return,

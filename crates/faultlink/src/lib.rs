@@ -1,15 +1,21 @@
-//! The fault link: a TCP relay between two tiers that applies latency to data *and* to FIN/RST, and injects
-//! resets and blackholes.
+//! The fault link: a TCP relay between two tiers that applies latency to data *and* to FIN/RST, and injects the
+//! network faults behind a proxy's 502s:
+//!
+//! - `reset_probability`: reset both sides at the client's first data (the backend "answering" with a reset);
+//! - `blackhole`: accept and swallow, nothing comes back (a response timeout);
+//! - `drop_syn`: never accept and keep the accept queue full, so the kernel drops new SYNs and a connect to the
+//!   link times out (a network rule that drops packets: a connect timeout).
 //!
 //! This module owns the link's life cycle (start, address, stats, stop). Each accepted connection is handled by
-//! `connection`, which runs one `relay` pump per direction and asks `fault` what to break; `stats` holds the
-//! counters and `config` the knobs.
+//! `connection`, which runs one `relay` pump per direction and asks `fault` what to break; `syn_drop` holds the
+//! listener that never accepts; `stats` holds the counters and `config` the knobs.
 
 mod config;
 mod connection;
 mod fault;
 mod relay;
 mod stats;
+mod syn_drop;
 
 pub use config::LinkConfig;
 pub use stats::LinkStats;
@@ -22,6 +28,7 @@ use listener::ServerHandle;
 use connection::LinkShared;
 use fault::FaultPlan;
 use stats::Counters;
+use syn_drop::SynDropper;
 
 /// The link could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +43,21 @@ pub enum LinkError {
 
 /// A running link.
 pub struct Link {
-    server: ServerHandle,
+    front: Front,
     shared: Arc<LinkShared>,
 }
 
+/// The link's listening side.
+enum Front {
+    /// Accepts and relays (with the configured faults).
+    Relay(ServerHandle),
+    /// `drop_syn`: never accepts; the kernel drops new SYNs.
+    DropSyn(SynDropper),
+}
+
 impl Link {
-    /// Listens on `listen` and relays every connection to `upstream`.
+    /// Listens on `listen` and relays every connection to `upstream`; with `drop_syn`, listens without ever
+    /// accepting, so connects to `listen` time out and nothing reaches `upstream`.
     pub async fn start(
         listen: SocketAddr,
         upstream: SocketAddr,
@@ -50,21 +66,44 @@ impl Link {
         let shared = Arc::new(LinkShared {
             upstream,
             latency: config.latency,
+            model_handshake: config.model_handshake,
             faults: FaultPlan::new(&config)?,
             counters: Counters::default(),
         });
-        let per_connection = Arc::clone(&shared);
-        let server = listener::serve(listen, None, move |stream, peer, shutdown| {
-            connection::run(stream, peer, shutdown, Arc::clone(&per_connection))
-        })
-        .await?;
-        tracing::info!(addr = %server.local_addr(), %upstream, ?config, "link listening");
-        Ok(Link { server, shared })
+        let front = if config.drop_syn {
+            let dropper =
+                SynDropper::start(listen)
+                    .await
+                    .map_err(|source| listener::BindError {
+                        addr: listen,
+                        source,
+                    })?;
+            tracing::info!(
+                addr = %dropper.local_addr(),
+                %upstream,
+                fillers = dropper.fillers(),
+                ?config,
+                "link listening without accepting: SYNs are dropped"
+            );
+            Front::DropSyn(dropper)
+        } else {
+            let per_connection = Arc::clone(&shared);
+            let server = listener::serve(listen, None, move |stream, peer, shutdown| {
+                connection::run(stream, peer, shutdown, Arc::clone(&per_connection))
+            })
+            .await?;
+            tracing::info!(addr = %server.local_addr(), %upstream, ?config, "link listening");
+            Front::Relay(server)
+        };
+        Ok(Link { front, shared })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr()
+        match &self.front {
+            Front::Relay(server) => server.local_addr(),
+            Front::DropSyn(dropper) => dropper.local_addr(),
+        }
     }
 
     /// What the link did so far.
@@ -72,9 +111,13 @@ impl Link {
         self.shared.counters.snapshot()
     }
 
-    /// Stops accepting and tears down relayed connections.
+    /// Stops accepting and tears down relayed connections; with `drop_syn`, closes the filler connections and
+    /// the listening socket. Either way the port is free afterwards.
     pub async fn stop(self) {
-        self.server.stop().await;
+        match self.front {
+            Front::Relay(server) => server.stop().await,
+            Front::DropSyn(dropper) => dropper.stop(),
+        }
         tracing::info!(stats = ?self.shared.counters.snapshot(), "link stopped");
     }
 }

@@ -128,6 +128,39 @@ async fn delays_data_by_its_latency_each_way() {
 }
 
 #[tokio::test]
+async fn a_new_connection_pays_the_handshake_round_trip_once() {
+    let latency = Duration::from_millis(50);
+    let (upstream, _) = echo_server().await;
+    let link = start_link(upstream, with_latency(latency)).await;
+    let started = Instant::now();
+    let mut client = TcpStream::connect(link.local_addr()).await.unwrap();
+    let mut echo = [0u8; 4];
+    client.write_all(b"ping").await.unwrap();
+    timeout(BOUND, client.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
+    // Handshake round trip (2 latencies) + request (1) + answer (1).
+    let first = started.elapsed();
+    assert!(first >= 4 * latency, "first exchange took {first:?}");
+    let again = Instant::now();
+    client.write_all(b"pong").await.unwrap();
+    timeout(BOUND, client.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
+    let second = again.elapsed();
+    assert!(second >= 2 * latency, "second exchange took {second:?}");
+    // The second exchange skips the handshake: shorter by about 2 latencies. Judged as a difference of the
+    // two measurements on the same connection, with half a latency of slack.
+    assert!(
+        first > second + latency + latency / 2,
+        "first {first:?}, second {second:?}"
+    );
+    link.stop().await;
+}
+
+#[tokio::test]
 async fn delays_a_fin_by_its_latency() {
     let latency = Duration::from_millis(100);
     let (closed_at, closed_at_rx) = oneshot::channel();
@@ -317,4 +350,96 @@ async fn stop_tears_down_relayed_connections() {
         matches!(read, Ok(0) | Err(_)),
         "the connection survived stop: {read:?}"
     );
+}
+
+fn drop_syn() -> LinkConfig {
+    LinkConfig {
+        drop_syn: true,
+        ..LinkConfig::default()
+    }
+}
+
+/// `TcpExtListenOverflows` from `/proc/net/netstat`: SYNs (and handshake ACKs) dropped for a full accept queue.
+fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let index = names
+        .split_whitespace()
+        .position(|name| name == "ListenOverflows")?;
+    values.split_whitespace().nth(index)?.parse().ok()
+}
+
+#[tokio::test]
+async fn drop_syn_makes_connects_time_out_and_relays_nothing() {
+    let (upstream, accepted) = echo_server().await;
+    let link = start_link(upstream, drop_syn()).await;
+    let overflows_before = listen_overflows();
+    for _ in 0..2 {
+        let connect = timeout(
+            Duration::from_millis(300),
+            TcpStream::connect(link.local_addr()),
+        )
+        .await;
+        assert!(connect.is_err(), "the connect finished: {connect:?}");
+    }
+    if let (Some(before), Some(after)) = (overflows_before, listen_overflows()) {
+        assert!(
+            after > before,
+            "the kernel counted no listen overflow ({before} -> {after})"
+        );
+    }
+    assert_eq!(link.stats(), LinkStats::default());
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn drop_syn_wins_over_blackhole_and_reset() {
+    let (upstream, accepted) = echo_server().await;
+    let config = LinkConfig {
+        blackhole: true,
+        reset_probability: 1.0,
+        ..drop_syn()
+    };
+    let link = start_link(upstream, config).await;
+    let connect = timeout(
+        Duration::from_millis(300),
+        TcpStream::connect(link.local_addr()),
+    )
+    .await;
+    assert!(connect.is_err(), "the connect finished: {connect:?}");
+    assert_eq!(link.stats(), LinkStats::default());
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn without_drop_syn_connects_succeed() {
+    let (upstream, _) = echo_server().await;
+    let link = start_link(upstream, LinkConfig::default()).await;
+    let connect = timeout(
+        Duration::from_millis(300),
+        TcpStream::connect(link.local_addr()),
+    )
+    .await;
+    assert!(matches!(connect, Ok(Ok(_))), "{connect:?}");
+    link.stop().await;
+}
+
+#[tokio::test]
+async fn stop_with_drop_syn_frees_the_port() {
+    let (upstream, _) = echo_server().await;
+    let link = start_link(upstream, drop_syn()).await;
+    let addr = link.local_addr();
+    assert_ne!(addr.port(), 0);
+    link.stop().await;
+    let connect = timeout(BOUND, TcpStream::connect(addr)).await.unwrap();
+    assert_eq!(
+        connect.unwrap_err().kind(),
+        ErrorKind::ConnectionRefused,
+        "the port outlived stop"
+    );
+    // The port can be bound again.
+    TcpListener::bind(addr).await.unwrap();
 }

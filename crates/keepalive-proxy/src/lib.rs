@@ -1,11 +1,37 @@
 //! The back tier: a reverse proxy with Apache httpd's keep-alive semantics (KeepAlive, KeepAliveTimeout,
 //! MaxKeepAliveRequests, and how an idle connection is closed), in front of the origin.
+//!
+//! Modules, in the order a connection meets them: `connection` (one front connection's life cycle and its
+//! idle deadline), `observed_stream` and `tracked_body` (what tells the connection it is busy or idle,
+//! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
+//! `forward` (the origin client pool and hop-by-hop headers), `deadline` (request and keep-alive timeouts,
+//! sweep ticks), `close` (the three close modes on the raw socket), `stats`.
 
+mod activity;
+mod close;
 mod config;
+mod connection;
+mod deadline;
+mod forward;
+mod observed_stream;
+mod service;
+mod stats;
+mod tracked_body;
 
 pub use config::{BackConfig, CloseMode};
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::deadline::IdlePolicy;
+use crate::forward::Forwarder;
+use crate::stats::Counters;
+
+/// How long [`KeepAliveProxy::stop`] waits for in-flight exchanges to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The back tier could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,28 +54,88 @@ pub struct BackStats {
     pub max_requests_closes: u64,
 }
 
+/// What every connection task of one back tier shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: BackConfig,
+    pub(crate) policy: IdlePolicy,
+    pub(crate) forwarder: Forwarder,
+    pub(crate) stats: Counters,
+}
+
 /// A running back tier.
+#[derive(Debug)]
 pub struct KeepAliveProxy {
-    _private: (),
+    server: listener::ServerHandle,
+    shared: Arc<Shared>,
+    started_at: tokio::time::Instant,
+    /// Closes when every connection task has ended (each holds a sender).
+    drained: mpsc::Receiver<()>,
 }
 
 impl KeepAliveProxy {
     /// Listens on `listen` and proxies every request to `origin`.
-    pub async fn start(listen: SocketAddr, origin: SocketAddr, config: BackConfig) -> Result<KeepAliveProxy, BackError> {
-        let _ = (listen, origin, config);
-        todo!()
+    pub async fn start(
+        listen: SocketAddr,
+        origin: SocketAddr,
+        config: BackConfig,
+    ) -> Result<KeepAliveProxy, BackError> {
+        let started_at = tokio::time::Instant::now();
+        let shared = Arc::new(Shared {
+            policy: IdlePolicy::new(&config, started_at),
+            config,
+            forwarder: Forwarder::new(origin),
+            stats: Counters::default(),
+        });
+        let (live, drained) = mpsc::channel(1);
+        let for_connections = shared.clone();
+        let server = listener::serve(listen, None, move |stream, peer, shutdown| {
+            let shared = for_connections.clone();
+            let live = live.clone();
+            async move {
+                connection::serve(stream, peer, shutdown, shared).await;
+                drop(live);
+            }
+        })
+        .await?;
+        tracing::debug!(addr = %server.local_addr(), %origin, config = ?shared.config, "back tier listening");
+        Ok(KeepAliveProxy {
+            server,
+            shared,
+            started_at,
+            drained,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        todo!()
+        self.server.local_addr()
     }
 
     /// What the back tier did so far.
     pub fn stats(&self) -> BackStats {
-        todo!()
+        self.shared.stats.snapshot()
     }
 
-    /// Stops accepting and closes connections.
-    pub async fn stop(self) {}
+    /// When the back tier started: the idle sweep's ticks fall at `started_at() + k × timer_granularity`.
+    pub fn started_at(&self) -> std::time::Instant {
+        self.started_at.into_std()
+    }
+
+    /// Stops accepting and closes connections: idle ones at once, busy ones after their current response
+    /// (up to a few seconds).
+    pub async fn stop(self) {
+        let Self {
+            server,
+            mut drained,
+            ..
+        } = self;
+        server.stop().await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())
+            .await
+            .is_err()
+        {
+            tracing::debug!("back tier stopped with exchanges still in flight");
+        }
+    }
 }

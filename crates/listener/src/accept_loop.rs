@@ -126,9 +126,13 @@ mod tests {
 
     #[tokio::test]
     async fn serves_connections_until_stopped() {
-        let handle = serve("127.0.0.1:0".parse().unwrap(), Some(4), |mut stream, _, _| async move {
-            let _ = stream.write_all(b"hi").await;
-        })
+        let handle = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            Some(4),
+            |mut stream, _, _| async move {
+                let _ = stream.write_all(b"hi").await;
+            },
+        )
         .await
         .unwrap();
         let addr = handle.local_addr();

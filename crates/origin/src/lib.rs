@@ -1,14 +1,21 @@
 //! The origin: the application behind the chain. Answers every request with a configured status, body size and
-//! latency, and counts what it served so tests can prove what reached it.
+//! latency, and counts what it served so tests can prove what reached it. It can also be broken on purpose
+//! ([`OriginFault`]): close or reset without answering, answer with bytes that are not HTTP, or die in the middle
+//! of a response body.
 //!
-//! This module owns the origin's life cycle (start, address, counter, stop). The per-connection HTTP work is in
-//! `service`; the knobs are in `config`.
+//! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
+//! `service`, the faults' raw socket work in `fault`; the knobs are in `config`.
 
 mod config;
+mod fault;
 mod service;
 
-pub use config::OriginConfig;
+pub use config::{OriginConfig, OriginFault};
 pub use service::REQUEST_NUMBER_HEADER;
+
+/// The `user-agent` prefix of the gateway's health probe; requests carrying it are counted by
+/// [`Origin::probe_requests`].
+pub const PROBE_USER_AGENT: &str = "badgateway-probe";
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,11 +49,18 @@ impl Origin {
     pub async fn start(listen: SocketAddr, config: OriginConfig) -> Result<Origin, OriginError> {
         let status =
             StatusCode::from_u16(config.status).map_err(|_| OriginError::Status(config.status))?;
+        // A truncated body needs at least one byte sent and one missing.
+        let body_len = match config.fault {
+            OriginFault::CloseMidBody => config.body_bytes.max(2),
+            _ => config.body_bytes,
+        };
         let state = Arc::new(OriginState {
             latency: config.latency,
             status,
-            body: Bytes::from(vec![b'x'; config.body_bytes]),
+            body: Bytes::from(vec![b'x'; body_len]),
+            fault: config.fault,
             served: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
         });
         let shared = Arc::clone(&state);
         let server = listener::serve(listen, None, move |stream, peer, shutdown| {
@@ -62,9 +76,18 @@ impl Origin {
         self.server.local_addr()
     }
 
-    /// Requests whose response head the origin has started to send.
+    /// Requests whose response head the origin has started to send; under a fault ([`OriginFault`] other than
+    /// `none`), requests whose head the origin has read, whatever it then does to them.
     pub fn requests_served(&self) -> u64 {
         self.state.served.load(Ordering::Relaxed)
+    }
+
+    /// The part of [`Origin::requests_served`] whose `user-agent` starts with [`PROBE_USER_AGENT`] (the gateway's
+    /// health probe), in any fault mode. `requests_served() - probe_requests()` is what the origin got from
+    /// anything else, e.g. proxied client requests. The two counters are separate atomics: read them while no
+    /// request is arriving (or subtract with `saturating_sub`).
+    pub fn probe_requests(&self) -> u64 {
+        self.state.probes.load(Ordering::Relaxed)
     }
 
     /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent.

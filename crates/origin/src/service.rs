@@ -1,5 +1,6 @@
 //! One HTTP/1.1 connection of the origin: the request handler and the connection's life until the client leaves
-//! or the origin shuts down. Binding and accepting belong to `listener`; the knobs belong to `config`.
+//! or the origin shuts down. Binding and accepting belong to `listener`; the knobs belong to `config`; a
+//! connection of a faulty origin goes to `fault` instead of hyper.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::USER_AGENT;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -16,20 +18,35 @@ use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
 use tokio::net::TcpStream;
 
+use crate::{OriginFault, PROBE_USER_AGENT, fault};
+
 /// The response header carrying the origin's 1-based request number.
 pub const REQUEST_NUMBER_HEADER: HeaderName = HeaderName::from_static("x-origin-request");
 
 /// How long a connection may keep finishing its in-flight request after shutdown, on top of the latency.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
-/// What every connection of one origin shares: the validated knobs and the served counter.
+/// What every connection of one origin shares: the validated knobs and the counters.
 #[derive(Debug)]
 pub(crate) struct OriginState {
     pub(crate) latency: Duration,
     pub(crate) status: StatusCode,
     /// Built once; every response clones the handle, not the bytes.
     pub(crate) body: Bytes,
+    pub(crate) fault: OriginFault,
     pub(crate) served: AtomicU64,
+    /// The part of `served` sent by the gateway's health probe.
+    pub(crate) probes: AtomicU64,
+}
+
+impl OriginState {
+    /// Counts one request (and, if it comes from the health probe, one probe); returns its 1-based number.
+    pub(crate) fn count_request(&self, probe: bool) -> u64 {
+        if probe {
+            self.probes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.served.fetch_add(1, Ordering::Relaxed) + 1
+    }
 }
 
 /// Serves HTTP/1.1 with keep-alive on `stream` until the client closes or `shutdown` fires; then lets the
@@ -40,6 +57,10 @@ pub(crate) async fn serve_connection(
     mut shutdown: ShutdownSignal,
     state: Arc<OriginState>,
 ) {
+    if state.fault != OriginFault::None {
+        let fault = state.fault;
+        return fault::serve_faulty(stream, peer, shutdown, state, fault).await;
+    }
     let grace = state.latency + SHUTDOWN_GRACE;
     let service = service_fn(move |request| answer(request, Arc::clone(&state)));
     let connection = http1::Builder::new()
@@ -70,9 +91,14 @@ async fn answer(
     request: Request<Incoming>,
     state: Arc<OriginState>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let probe = request
+        .headers()
+        .get_all(USER_AGENT)
+        .iter()
+        .any(|agent| agent.as_bytes().starts_with(PROBE_USER_AGENT.as_bytes()));
     drain(request.into_body()).await?;
     tokio::time::sleep(state.latency).await;
-    let number = state.served.fetch_add(1, Ordering::Relaxed) + 1;
+    let number = state.count_request(probe);
     let mut response = Response::new(Full::new(state.body.clone()));
     *response.status_mut() = state.status;
     response

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use harness::explain::explain_result;
 use harness::mitigation::mitigations_for;
 use harness::report::{comparison_table, run_table};
 use harness::run::{RunOptions, run_scenario};
@@ -30,6 +31,9 @@ pub async fn run(
     }
     let first = run_scenario(&base, &options, stop.clone()).await?;
     print!("{}", run_table(&first));
+    if first.bad_gateways() > 0 {
+        println!("\n{}", explain_result(&first));
+    }
     let violations = base.expect.violations(&first);
     let mut results = vec![first];
     if with_mitigations {

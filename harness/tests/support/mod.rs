@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test binaries; each uses part of it
 //! A raw-TCP fake HTTP server for harness tests: each request gets a behaviour drawn from a seeded mix, so the
 //! harness meets every client-side failure kind without any of our tiers.
 

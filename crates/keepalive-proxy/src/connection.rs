@@ -1,0 +1,141 @@
+//! The life cycle of one front connection, and its idle deadline.
+//!
+//! One task owns the hyper connection and loops over four events: hyper made progress or finished, the
+//! connection's [`Activity`] changed (which moves its deadline), the server is shutting down, or the deadline
+//! passed. On a keep-alive (or first-request) timeout the task asks hyper to stop (`graceful_shutdown`, which
+//! ends an idle HTTP/1 connection at once), takes the socket back with `into_parts` and closes it with the
+//! configured [`CloseMode`](crate::CloseMode): that close is the back's half of the keep-alive race. When HTTP
+//! ended the connection itself (`Connection: close` written, the peer's EOF, an error, or shutdown) the
+//! socket gets the plain close. Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
+//! socket calls `close.rs`'s.
+
+use std::future::{pending, poll_fn};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use listener::ShutdownSignal;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::Shared;
+use crate::activity::{Activity, ActivityState};
+use crate::close;
+use crate::deadline::{Deadline, Expiry};
+use crate::observed_stream::ObservedStream;
+use crate::service::RequestService;
+
+/// What woke the connection task.
+enum Event {
+    Done(hyper::Result<()>),
+    ActivityChanged,
+    Shutdown,
+    Expired(Deadline),
+}
+
+/// Serves `stream` until HTTP, a timeout or the shutdown ends it.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: ShutdownSignal,
+    shared: Arc<Shared>,
+) {
+    shared.stats.connection_accepted();
+    let activity = Arc::new(Activity::new(Instant::now()));
+    let mut state = activity.subscribe();
+    let service = RequestService::new(shared.clone(), activity.clone(), peer);
+    let io = TokioIo::new(ObservedStream::new(stream, activity.clone()));
+    let mut conn = http1::Builder::new()
+        .keep_alive(shared.config.keepalive)
+        .serve_connection(io, service);
+    let mut draining = false;
+
+    let expired = loop {
+        let deadline = if draining {
+            None
+        } else {
+            shared.policy.deadline(*state.borrow_and_update())
+        };
+        // Biased: hyper first, so bytes that already arrived are read (and the connection marked busy)
+        // before an expired deadline is acted on.
+        let event = tokio::select! {
+            biased;
+            done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Event::Done(done),
+            () = changed(&mut state) => Event::ActivityChanged,
+            () = shutdown.triggered(), if !draining => Event::Shutdown,
+            deadline = expire(deadline) => Event::Expired(deadline),
+        };
+        match event {
+            Event::Done(result) => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "front connection failed");
+                }
+                break None;
+            }
+            Event::ActivityChanged => {}
+            Event::Shutdown => {
+                draining = true;
+                Pin::new(&mut conn).graceful_shutdown();
+            }
+            Event::Expired(deadline) => {
+                Pin::new(&mut conn).graceful_shutdown();
+                // On an idle connection hyper is done at once. If it is not, the connection was not idle after
+                // all: let hyper finish the exchange and close as HTTP says.
+                match poll_fn(|cx| Poll::Ready(conn.poll_without_shutdown(cx))).await {
+                    Poll::Ready(_) => break Some(deadline),
+                    Poll::Pending => draining = true,
+                }
+            }
+        }
+    };
+
+    let stream = conn.into_parts().io.into_inner().into_inner();
+    let Some(deadline) = expired else {
+        close::close_gracefully(stream).await;
+        return;
+    };
+    let config = &shared.config;
+    match deadline.expiry {
+        Expiry::KeepAliveTimeout { idle_since } => {
+            shared.stats.keepalive_timeout();
+            tracing::debug!(
+                %peer,
+                requests = activity.requests(),
+                idle_ms = idle_since.elapsed().as_secs_f64() * 1e3,
+                close = ?config.close,
+                "keep-alive timeout: closing idle connection"
+            );
+        }
+        Expiry::RequestTimeout => {
+            tracing::debug!(%peer, close = ?config.close, "no request within the request timeout: closing");
+        }
+    }
+    tokio::select! {
+        () = close::close(stream, config.close, config.lingering_timeout) => {}
+        // A lingering close may take `lingering_timeout`; shutdown does not wait for it.
+        () = shutdown.triggered() => {}
+    }
+}
+
+/// Resolves when the activity changes. The sender lives in the `Activity` this task holds, so the channel
+/// cannot close; if it did, this never resolves rather than spinning.
+async fn changed(state: &mut watch::Receiver<ActivityState>) {
+    if state.changed().await.is_err() {
+        pending::<()>().await;
+    }
+}
+
+/// Resolves at `deadline`; never without one.
+async fn expire(deadline: Option<Deadline>) -> Deadline {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::sleep_until(deadline.at).await;
+            deadline
+        }
+        None => pending().await,
+    }
+}

@@ -1,0 +1,73 @@
+//! One request on one front connection: count it, forward it, and decide whether its response ends the
+//! connection. The N-th response of a connection (`MaxKeepAliveRequests N`), and every response with
+//! `KeepAlive Off`, carries `Connection: close`; hyper then closes the connection once it is written, as
+//! Apache does. The response body is wrapped so the connection learns when the response ended (its idle
+//! time starts there). This module owns the per-request decisions, not the connection's timers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::Shared;
+use crate::activity::Activity;
+use crate::tracked_body::TrackedBody;
+
+/// The hyper service of one front connection.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestService {
+    shared: Arc<Shared>,
+    activity: Arc<Activity>,
+    peer: SocketAddr,
+}
+
+impl RequestService {
+    pub(crate) fn new(shared: Arc<Shared>, activity: Arc<Activity>, peer: SocketAddr) -> Self {
+        Self {
+            shared,
+            activity,
+            peer,
+        }
+    }
+
+    /// Whether the `number`-th response of a connection must close it.
+    fn is_last(&self, number: u64) -> bool {
+        let config = &self.shared.config;
+        !config.keepalive
+            || (config.max_keepalive_requests > 0 && number >= config.max_keepalive_requests)
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for RequestService {
+    type Response = Response<TrackedBody>;
+    type Error = Infallible;
+    // Boxed: `poll_without_shutdown` needs an `Unpin` service future.
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let number = self.activity.request_started();
+        self.shared.stats.request_received();
+        let last = self.is_last(number);
+        let this = self.clone();
+        Box::pin(async move {
+            let response = this.shared.forwarder.forward(request, this.peer).await;
+            let (mut parts, body) = response.into_parts();
+            if last {
+                parts
+                    .headers
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                this.shared.stats.max_requests_close();
+                tracing::debug!(peer = %this.peer, requests = number, "last response on this connection");
+            }
+            Ok(Response::from_parts(
+                parts,
+                TrackedBody::new(body, this.activity),
+            ))
+        })
+    }
+}

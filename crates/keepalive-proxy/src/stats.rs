@@ -1,0 +1,42 @@
+//! The back tier's counters: lock-free, bumped by connection tasks, read as a [`BackStats`] snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::BackStats;
+
+/// Live counters behind [`BackStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    connections: AtomicU64,
+    requests: AtomicU64,
+    keepalive_timeouts: AtomicU64,
+    max_requests_closes: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn connection_accepted(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn request_received(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn keepalive_timeout(&self) {
+        self.keepalive_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn max_requests_close(&self) {
+        self.max_requests_closes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What was counted so far.
+    pub(crate) fn snapshot(&self) -> BackStats {
+        BackStats {
+            connections: self.connections.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            keepalive_timeouts: self.keepalive_timeouts.load(Ordering::Relaxed),
+            max_requests_closes: self.max_requests_closes.load(Ordering::Relaxed),
+        }
+    }
+}

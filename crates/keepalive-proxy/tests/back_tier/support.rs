@@ -1,0 +1,187 @@
+//! Test fixtures: a tiny hyper origin that records what it was sent, a back tier in front of it, and a raw
+//! HTTP/1.1 client that reads exactly one response and then leaves the socket alone, as a pooled front
+//! connection does.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use keepalive_proxy::{BackConfig, KeepAliveProxy};
+use listener::ServerHandle;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Every test step is bounded by this, so a hang fails instead of blocking CI.
+pub const BOUND: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test if it takes longer than [`BOUND`].
+pub async fn bounded<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(BOUND, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what}: still pending after {BOUND:?}"),
+    }
+}
+
+/// A minimal origin: answers `hello from origin <path?query>` with a hop-by-hop header of its own, and
+/// records the headers of every request.
+pub struct Origin {
+    server: ServerHandle,
+    pub seen: Arc<Mutex<Vec<HeaderMap>>>,
+}
+
+impl Origin {
+    pub async fn start() -> Origin {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        let server = listener::serve(loopback(), None, move |stream, _, _| {
+            let recorded = recorded.clone();
+            async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let recorded = recorded.clone();
+                    async move {
+                        recorded
+                            .lock()
+                            .expect("lock")
+                            .push(request.headers().clone());
+                        let body = format!("hello from origin {}", request.uri());
+                        let response = Response::builder()
+                            .header("connection", "x-origin-hop")
+                            .header("x-origin-hop", "1")
+                            .header("x-origin", "yes")
+                            .body(Full::new(Bytes::from(body)))
+                            .expect("response");
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            }
+        })
+        .await
+        .expect("origin binds");
+        Origin { server, seen }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+pub fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A back tier with `config` in front of a fresh [`Origin`].
+pub async fn back_with(config: BackConfig) -> (KeepAliveProxy, Origin) {
+    let origin = Origin::start().await;
+    let back = KeepAliveProxy::start(loopback(), origin.addr(), config)
+        .await
+        .expect("back tier binds");
+    (back, origin)
+}
+
+/// One response as read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn status(&self) -> u16 {
+        self.head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line")
+    }
+
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// A raw HTTP/1.1 client on one TCP connection.
+pub struct RawClient {
+    pub stream: TcpStream,
+}
+
+pub const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr) -> RawClient {
+        let stream = bounded("connect", TcpStream::connect(addr))
+            .await
+            .expect("connect");
+        RawClient { stream }
+    }
+
+    /// Writes `request` and reads its response (which must carry a Content-Length).
+    pub async fn exchange(&mut self, request: &[u8]) -> RawResponse {
+        self.stream.write_all(request).await.expect("write request");
+        bounded("response", self.read_response()).await
+    }
+
+    async fn read_response(&mut self) -> RawResponse {
+        let mut buf = Vec::new();
+        let head_end = loop {
+            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 1024];
+            let read = self
+                .stream
+                .read(&mut chunk)
+                .await
+                .expect("read response head");
+            assert!(
+                read > 0,
+                "EOF before a full response head: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..read]);
+        };
+        let head = String::from_utf8(buf[..head_end].to_vec()).expect("ASCII head");
+        let mut response = RawResponse {
+            head,
+            body: Vec::new(),
+        };
+        let length: usize = response
+            .header("content-length")
+            .and_then(|value| value.parse().ok())
+            .expect("a Content-Length");
+        response.body = buf[head_end..].to_vec();
+        while response.body.len() < length {
+            let mut chunk = [0u8; 1024];
+            let read = self.stream.read(&mut chunk).await.expect("read body");
+            assert!(read > 0, "EOF inside the body");
+            response.body.extend_from_slice(&chunk[..read]);
+        }
+        assert_eq!(response.body.len(), length, "nothing beyond the response");
+        response
+    }
+
+    /// The next read: `Ok(0)` is EOF (FIN), `Err` is typically a reset.
+    pub async fn next_read(&mut self) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 1024];
+        bounded("next read", self.stream.read(&mut chunk)).await
+    }
+}
