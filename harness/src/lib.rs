@@ -9,6 +9,7 @@ pub mod explain;
 pub mod load;
 pub mod mitigation;
 pub mod progress;
+pub mod real;
 pub mod record;
 pub mod report;
 pub mod result;

@@ -134,6 +134,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
+    Real(commands::real::RealArgs),
 }
 
 /// `badgateway load` options.
@@ -264,5 +266,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Explain { result } => commands::explain::explain(&result),
         Command::Load(args) => commands::load::load(args).await,
         Command::Serve { tier, config } => commands::serve::serve(tier, &config).await,
+        Command::Real(args) => commands::real::real(args).await,
     }
 }

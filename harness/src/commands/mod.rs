@@ -4,6 +4,7 @@ pub mod check;
 pub mod compare;
 pub mod explain;
 pub mod load;
+pub mod real;
 pub mod run;
 pub mod serve;
 pub mod sweep;

@@ -1,0 +1,128 @@
+//! `badgateway real run|compare`: the keep-alive race through real nginx, HAProxy and Apache httpd, alone or
+//! mixed with our tiers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use harness::real::{
+    BackKind, CellOutcome, FrontKind, fidelity_cells, fidelity_table, real_run_table, run_cell,
+    run_real,
+};
+use harness::result::write_json_atomically;
+use harness::run::RunOptions;
+
+use super::{interrupt_signal, load_scenario};
+
+/// `badgateway real` options.
+#[derive(Args, Debug)]
+pub struct RealArgs {
+    #[command(subcommand)]
+    action: RealAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum RealAction {
+    /// One chain: FRONT → [link front_back] → BACK → origin, driven by the scenario's [load].
+    ///
+    /// Prints the run table and the front's own account of its upstream failures (nginx error log, HAProxy
+    /// httplog termination states, or our gateway's causes). Real fronts' 502s have no cause header: the
+    /// clients count them `unclassified`.
+    Run {
+        /// Scenario file; the keep-alive race when omitted.
+        scenario: Option<PathBuf>,
+        /// The front: nginx, haproxy or ours.
+        #[arg(long, default_value = "nginx")]
+        front: FrontKind,
+        /// The back: apache or ours.
+        #[arg(long, default_value = "apache")]
+        back: BackKind,
+        /// Change a scenario key before running (repeatable), e.g. `--set front.retry=idempotent`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write the result (JSON) to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// The fidelity table: {nginx, haproxy, ours} × {apache, ours} × {keep-alive on, off}, plus each front's
+    /// retry mitigation, on the same load.
+    Compare {
+        /// Scenario file; the keep-alive race when omitted.
+        scenario: Option<PathBuf>,
+        /// Change a scenario key in every cell (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write the cells (JSON, `{"scenario": ..., "cells": [...]}`) to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// No progress bars and no per-cell tables.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
+    match args.action {
+        RealAction::Run {
+            scenario,
+            front,
+            back,
+            overrides,
+            json,
+            quiet,
+        } => {
+            let scenario = load_scenario(scenario.as_deref(), &overrides)?;
+            let label = format!("{} ({front}→{back})", scenario.name);
+            let options = RunOptions { quiet, label: None };
+            let run =
+                run_real(&scenario, front, back, &label, &options, interrupt_signal()).await?;
+            print!("{}", real_run_table(&run));
+            if let Some(path) = json {
+                write_json_atomically(&path, &run)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("result written to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RealAction::Compare {
+            scenario,
+            overrides,
+            json,
+            quiet,
+        } => {
+            let scenario = load_scenario(scenario.as_deref(), &overrides)?;
+            let stop = interrupt_signal();
+            let cells = fidelity_cells();
+            println!("{}: {} cells", scenario.name, cells.len());
+            let options = RunOptions { quiet, label: None };
+            let mut outcomes = Vec::with_capacity(cells.len());
+            for cell in cells {
+                if stop.is_triggered() {
+                    break;
+                }
+                let outcome = run_cell(&scenario, cell, &options, stop.clone()).await;
+                if !quiet {
+                    match &outcome {
+                        CellOutcome::Ran(run) => print!("{}", real_run_table(run)),
+                        CellOutcome::Failed { scenario, error } => {
+                            println!("{scenario}: FAILED: {error}");
+                        }
+                    }
+                }
+                outcomes.push(outcome);
+            }
+            println!("\n{}", fidelity_table(&outcomes));
+            if let Some(path) = json {
+                let document = serde_json::json!({ "scenario": scenario.name, "cells": outcomes });
+                write_json_atomically(&path, &document)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("result written to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

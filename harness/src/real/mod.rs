@@ -1,0 +1,37 @@
+//! Real stacks: the keep-alive race through the software people run. This module writes configs for,
+//! starts, drives and stops Debian's Apache httpd (back), nginx and HAProxy (fronts) on 127.0.0.1, in any mix
+//! with our own tiers, and reads the real fronts' logs into cause names.
+//!
+//! It owns: server configs generated from a scenario (`apache`, `nginx`, `haproxy`), the child processes and
+//! their run directories (`process`), the log mapping (`errorlog`), the chain of real and own tiers (`chain`),
+//! one run (`run`), the fidelity matrix (`fidelity`) and their tables (`table`). It does not own the load, the
+//! collector or the result contract (`crate::load`, `crate::collector`, `crate::result`): a real chain is
+//! driven exactly as our own. Everything listens on loopback on free ports; every server is stopped at the
+//! end, on error and on panic too.
+
+pub mod apache;
+pub mod chain;
+pub mod error;
+pub mod errorlog;
+pub mod fidelity;
+pub mod haproxy;
+pub mod nginx;
+pub mod process;
+pub mod run;
+mod settings;
+pub mod table;
+
+pub use chain::{BackKind, ChainAccount, FrontKind, RealChain, UnknownKind};
+pub use error::{INSTALL_HINT, RealError};
+pub use errorlog::{LogCause, LogFormat, count_causes, haproxy_cause, nginx_cause};
+pub use fidelity::{CellOutcome, CellSpec, fidelity_cells, run_cell};
+pub use run::{RealRun, run_real};
+pub use table::{fidelity_table, real_run_table};
+
+/// The binaries of the real servers that are not installed (`apache2`, `nginx`, `haproxy`).
+pub fn missing_binaries() -> Vec<&'static str> {
+    [apache::BINARY, nginx::BINARY, haproxy::BINARY]
+        .into_iter()
+        .filter(|binary| process::locate_binary(binary).is_none())
+        .collect()
+}
