@@ -5,6 +5,9 @@
 #   2. load generators against the same origin (ours vs wrk, and oha when installed): req/s;
 #   3. RSS of our gateway vs nginx holding 10,000 idle client keep-alive connections.
 # Prints ratios next to the targets of the performance issue; asserts nothing. Loopback only.
+# Everything runs on the same machine: the load generator, the proxy under test and the origin share the CPUs, so
+# on a small machine (2 cores) every number is "under CPU contention", for our tools and the reference ones alike.
+# Stops everything it started, on success, failure or interrupt.
 #
 # usage: bench/compare.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
@@ -19,20 +22,37 @@ for tool in wrk nginx haproxy python3; do
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release -q -p harness
-BIN=target/release/badgateway
+# BIN=path/to/badgateway measures that binary instead of building the workspace's.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p harness
+    BIN=${CARGO_TARGET_DIR:-target}/release/badgateway
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    trap - EXIT INT TERM
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 1 30); do
+        local alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+CPUS=$(nproc)
+echo "machine: $CPUS CPUs; load generator, proxy and origin all share them (no pinning): every figure below is"
+echo "measured under CPU contention between client and server, the reference tools' figures included."
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
+WRK_THREADS=${WRK_THREADS:-2}
 ORIGIN_PORT=$(free_port); GATEWAY_PORT=$(free_port); NGINX_PORT=$(free_port); HAPROXY_PORT=$(free_port)
 
 cat >"$WORK/origin.toml" <<CONF
@@ -89,7 +109,7 @@ haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
 for port in $ORIGIN_PORT $GATEWAY_PORT $NGINX_PORT $HAPROXY_PORT; do wait_port "$port"; done
 
 # wrk prints "Requests/sec: N" and, with --latency, a "99%" line.
-wrk_run() { wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$1/" 2>/dev/null; }
+wrk_run() { wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$1/" 2>/dev/null; }
 rps_of() { awk '/Requests\/sec/ {print $2}'; }
 p99_ms_of() { awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 }; print v }'; }
 
@@ -97,7 +117,10 @@ declare -A RPS P99
 for name in gateway nginx haproxy; do RPS[$name]=0; P99[$name]=0; done
 echo "== 1. reverse proxies, wrk -c $CONNECTIONS, ${SECONDS_PER_RUN}s x $ROUNDS rounds, alternating"
 for round in $(seq 1 "$ROUNDS"); do
-    for pair in gateway:$GATEWAY_PORT nginx:$NGINX_PORT haproxy:$HAPROXY_PORT; do
+    # The order rotates every round so no contender always runs first (warm caches) or last.
+    pairs=(gateway:$GATEWAY_PORT nginx:$NGINX_PORT haproxy:$HAPROXY_PORT)
+    shift_by=$(( (round - 1) % 3 ))
+    for pair in "${pairs[@]:$shift_by}" "${pairs[@]:0:$shift_by}"; do
         name=${pair%%:*}; port=${pair##*:}
         out=$(wrk_run "$port")
         rps=$(echo "$out" | rps_of); p99=$(echo "$out" | p99_ms_of)
@@ -107,23 +130,36 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 ratio() { python3 -c "a=$1; b=$2; print(f'{a/b:.2f}' if b else 'n/a')"; }
+for name in gateway nginx haproxy; do
+    printf '  mean %-8s %10.0f req/s  p99 %7.2f ms\n' "$name" "$(python3 -c "print(${RPS[$name]} / $ROUNDS)")" "$(python3 -c "print(${P99[$name]} / $ROUNDS)")"
+done
 echo "  gateway/nginx   req/s ratio $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 1.00)"
 echo "  gateway/nginx   p99 ratio   $(ratio "${P99[gateway]}" "${P99[nginx]}")   (target <= 1.00)"
 echo "  gateway/haproxy req/s ratio $(ratio "${RPS[gateway]}" "${RPS[haproxy]}")"
+echo "  gateway/haproxy p99 ratio   $(ratio "${P99[gateway]}" "${P99[haproxy]}")"
 
 echo "== 2. load generators against the origin, $CONNECTIONS connections"
-OURS=0; WRK=0
+OURS=0; WRK=0; OHA=0
+HAVE_OHA=0; command -v oha >/dev/null && HAVE_OHA=1
+oha_run() {
+    oha -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" --no-tui --output-format json "http://127.0.0.1:$1/" 2>/dev/null \
+        | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['requestsPerSec'])"
+}
 for round in $(seq 1 "$ROUNDS"); do
     "$BIN" load --target "http://127.0.0.1:$ORIGIN_PORT/" --pattern closed --clients "$CONNECTIONS" \
         --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null
     ours=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['throughput_rps'])")
     theirs=$(wrk_run "$ORIGIN_PORT" | rps_of)
-    printf '  round %d badgateway %10.0f req/s   wrk %10.0f req/s\n' "$round" "$ours" "$theirs"
-    OURS=$(python3 -c "print($OURS + $ours)"); WRK=$(python3 -c "print($WRK + $theirs)")
+    oha_rps=0
+    if [ "$HAVE_OHA" = 1 ]; then oha_rps=$(oha_run "$ORIGIN_PORT" || echo 0); fi
+    printf '  round %d badgateway %10.0f req/s   wrk %10.0f req/s   oha %10.0f req/s\n' "$round" "$ours" "$theirs" "$oha_rps"
+    OURS=$(python3 -c "print($OURS + $ours)"); WRK=$(python3 -c "print($WRK + $theirs)"); OHA=$(python3 -c "print($OHA + $oha_rps)")
 done
-echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00)"
-if command -v oha >/dev/null; then
-    oha -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" --no-tui "http://127.0.0.1:$ORIGIN_PORT/" | grep -i "requests/sec" | sed 's/^/  oha: /'
+echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00; wrk -t $WRK_THREADS)"
+if [ "$HAVE_OHA" = 1 ]; then
+    echo "  badgateway/oha  req/s ratio $(ratio "$OURS" "$OHA")"
+else
+    echo "  oha: not installed (cargo install oha), skipped"
 fi
 
 echo "== 3. RSS with $IDLE_CLIENTS idle client keep-alive connections"
@@ -131,10 +167,10 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 nginx_rss() { local total=0; for pid in $(pgrep -P "$NGINX_PID") "$NGINX_PID"; do total=$((total + $(rss_kib "$pid"))); done; echo $total; }
 for target in gateway nginx; do
     if [ "$target" = gateway ]; then port=$GATEWAY_PORT; before=$(rss_kib "$GATEWAY_PID"); else port=$NGINX_PORT; before=$(nginx_rss); fi
-    python3 bench/idle_clients.py 127.0.0.1 "$port" "$IDLE_CLIENTS" 5 >"$WORK/idle.out" & IDLE=$!
+    python3 bench/idle_clients.py 127.0.0.1 "$port" "$IDLE_CLIENTS" 5 >"$WORK/idle.out" & IDLE=$!; PIDS+=($IDLE)
     for _ in $(seq 1 600); do grep -q ready "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
     if [ "$target" = gateway ]; then after=$(rss_kib "$GATEWAY_PID"); else after=$(nginx_rss); fi
-    held=$(awk '{print $2}' "$WORK/idle.out")
+    held=$(awk '/ready/ {print $2}' "$WORK/idle.out"); held=${held:-0}
     wait "$IDLE" || true
     per=$(python3 -c "print(f'{($after - $before) / max($held, 1):.2f}')")
     echo "  $target: $held idle connections, RSS $before -> $after KiB, $per KiB per connection   (target <= 10 KiB)"

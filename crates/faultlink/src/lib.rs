@@ -88,9 +88,13 @@ impl Link {
             Front::DropSyn(dropper)
         } else {
             let per_connection = Arc::clone(&shared);
-            let server = listener::serve(listen, None, move |stream, peer, shutdown| {
-                connection::run(stream, peer, shutdown, Arc::clone(&per_connection))
-            })
+            let server = listener::serve(
+                listen,
+                listener::ConnectionLimit::UNLIMITED,
+                move |stream, peer, shutdown| {
+                    connection::run(stream, peer, shutdown, Arc::clone(&per_connection))
+                },
+            )
             .await?;
             tracing::info!(addr = %server.local_addr(), %upstream, ?config, "link listening");
             Front::Relay(server)

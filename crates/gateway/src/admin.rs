@@ -62,7 +62,7 @@ pub(crate) async fn start(
     let state = AdminState { health, stats };
     let server = listener::serve(
         addr,
-        Some(MAX_ADMIN_CONNECTIONS),
+        listener::ConnectionLimit::new(MAX_ADMIN_CONNECTIONS),
         move |stream, peer, shutdown| serve_admin_client(stream, peer, shutdown, state.clone()),
     )
     .await?;

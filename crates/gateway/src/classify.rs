@@ -43,15 +43,24 @@ pub(crate) struct AttemptFacts {
 pub(crate) fn classify(error: &SendError, facts: AttemptFacts) -> Cause {
     match error {
         SendError::Timeout => Cause::ResponseTimeout,
-        SendError::Hyper(error) if error.is_timeout() => Cause::ResponseTimeout,
-        SendError::Hyper(error) if error.is_parse() => Cause::InvalidResponse,
-        SendError::Hyper(error) => classify_error(error, facts),
+        SendError::Hyper(error) => classify_hyper(error, facts),
+    }
+}
+
+/// The cause of a failed exchange that hyper reported.
+pub(crate) fn classify_hyper(error: &hyper::Error, facts: AttemptFacts) -> Cause {
+    if error.is_timeout() {
+        Cause::ResponseTimeout
+    } else if error.is_parse() {
+        Cause::InvalidResponse
+    } else {
+        classify_error(error, facts)
     }
 }
 
 /// The cause of any error once hyper-specific kinds are ruled out: bytes arrived → the head was unusable;
 /// otherwise an RST in the source chain → reset, anything else (EOF, canceled, closed) → closed.
-fn classify_error(error: &(dyn Error + 'static), facts: AttemptFacts) -> Cause {
+pub(crate) fn classify_error(error: &(dyn Error + 'static), facts: AttemptFacts) -> Cause {
     if facts.response_bytes {
         return Cause::InvalidResponse;
     }

@@ -76,6 +76,10 @@ pub struct FrontConfig {
     /// How long a client connection may sit idle between requests. Default 120 s.
     #[serde(with = "humantime_serde")]
     pub client_idle_timeout: Duration,
+    /// Client connections held at once; one over the limit is answered `503` with `Connection: close` and
+    /// closed, never queued in the kernel's backlog. 0 = unlimited. Default 16384 (nginx: `worker_connections`
+    /// × workers; keep it under the process's file-descriptor limit).
+    pub max_client_connections: usize,
     /// The health probe of every backend member. Default: Application Gateway's default probe, but disabled
     /// (see [`ProbeConfig::enabled`]).
     pub probe: ProbeConfig,
@@ -98,6 +102,7 @@ impl Default for FrontConfig {
             request_timeout: Duration::from_secs(20),
             cause_header: true,
             client_idle_timeout: Duration::from_secs(120),
+            max_client_connections: 16384,
             probe: ProbeConfig::default(),
             dns: DnsConfig::default(),
             admin_listen: None,

@@ -15,6 +15,8 @@
 
 mod admin;
 mod balancer;
+#[doc(hidden)]
+pub mod bench_api;
 mod cause;
 mod classify;
 mod config;
@@ -135,6 +137,8 @@ impl Gateway {
             None => None,
         };
         let client_idle_timeout = config.client_idle_timeout;
+        let client_limit = listener::ConnectionLimit::new(config.max_client_connections)
+            .with_refusal(listener::HTTP_503_REFUSAL);
         let probe_config = config.probe.clone();
         let proxy = Arc::new(Proxy::new(
             balancer.clone(),
@@ -143,7 +147,7 @@ impl Gateway {
             stats.clone(),
             config,
         ));
-        let served = listener::serve(listen, None, move |stream, peer, shutdown| {
+        let served = listener::serve(listen, client_limit, move |stream, peer, shutdown| {
             server::serve_client(stream, peer, shutdown, proxy.clone(), client_idle_timeout)
         })
         .await;

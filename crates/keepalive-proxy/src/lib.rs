@@ -89,14 +89,18 @@ impl KeepAliveProxy {
         });
         let (live, drained) = mpsc::channel(1);
         let for_connections = shared.clone();
-        let server = listener::serve(listen, None, move |stream, peer, shutdown| {
-            let shared = for_connections.clone();
-            let live = live.clone();
-            async move {
-                connection::serve(stream, peer, shutdown, shared).await;
-                drop(live);
-            }
-        })
+        let server = listener::serve(
+            listen,
+            listener::ConnectionLimit::UNLIMITED,
+            move |stream, peer, shutdown| {
+                let shared = for_connections.clone();
+                let live = live.clone();
+                async move {
+                    connection::serve(stream, peer, shutdown, shared).await;
+                    drop(live);
+                }
+            },
+        )
         .await?;
         tracing::debug!(addr = %server.local_addr(), %origin, config = ?shared.config, "back tier listening");
         Ok(KeepAliveProxy {

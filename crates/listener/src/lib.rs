@@ -4,10 +4,11 @@
 //! accept connections and hand each to a per-connection task, stop accepting when asked, and let the
 //! per-connection tasks see the same signal so they can drain. This crate owns exactly that and nothing about
 //! HTTP. It follows the shape of tokio's mini-redis `server.rs`: a `watch` channel carries the shutdown, a
-//! semaphore bounds the number of live connections.
+//! semaphore bounds the number of live connections, and connections over the bound get a short refusal instead
+//! of waiting in the kernel's backlog.
 
 mod accept_loop;
 mod shutdown;
 
-pub use accept_loop::{BindError, ServerHandle, serve};
+pub use accept_loop::{BindError, ConnectionLimit, HTTP_503_REFUSAL, ServerHandle, serve};
 pub use shutdown::{Shutdown, ShutdownSignal};

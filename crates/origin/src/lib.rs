@@ -63,9 +63,13 @@ impl Origin {
             probes: AtomicU64::new(0),
         });
         let shared = Arc::clone(&state);
-        let server = listener::serve(listen, None, move |stream, peer, shutdown| {
-            service::serve_connection(stream, peer, shutdown, Arc::clone(&shared))
-        })
+        let server = listener::serve(
+            listen,
+            listener::ConnectionLimit::UNLIMITED,
+            move |stream, peer, shutdown| {
+                service::serve_connection(stream, peer, shutdown, Arc::clone(&shared))
+            },
+        )
         .await?;
         tracing::info!(addr = %server.local_addr(), ?config, "origin listening");
         Ok(Origin { server, state })

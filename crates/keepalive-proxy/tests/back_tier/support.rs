@@ -42,31 +42,35 @@ impl Origin {
     pub async fn start() -> Origin {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let recorded = seen.clone();
-        let server = listener::serve(loopback(), None, move |stream, _, _| {
-            let recorded = recorded.clone();
-            async move {
-                let service = service_fn(move |request: Request<Incoming>| {
-                    let recorded = recorded.clone();
-                    async move {
-                        recorded
-                            .lock()
-                            .expect("lock")
-                            .push(request.headers().clone());
-                        let body = format!("hello from origin {}", request.uri());
-                        let response = Response::builder()
-                            .header("connection", "x-origin-hop")
-                            .header("x-origin-hop", "1")
-                            .header("x-origin", "yes")
-                            .body(Full::new(Bytes::from(body)))
-                            .expect("response");
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            }
-        })
+        let server = listener::serve(
+            loopback(),
+            listener::ConnectionLimit::UNLIMITED,
+            move |stream, _, _| {
+                let recorded = recorded.clone();
+                async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let recorded = recorded.clone();
+                        async move {
+                            recorded
+                                .lock()
+                                .expect("lock")
+                                .push(request.headers().clone());
+                            let body = format!("hello from origin {}", request.uri());
+                            let response = Response::builder()
+                                .header("connection", "x-origin-hop")
+                                .header("x-origin-hop", "1")
+                                .header("x-origin", "yes")
+                                .body(Full::new(Bytes::from(body)))
+                                .expect("response");
+                            Ok::<_, Infallible>(response)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+            },
+        )
         .await
         .expect("origin binds");
         Origin { server, seen }
