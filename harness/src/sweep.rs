@@ -168,7 +168,7 @@ pub fn bin_scenario(
     Ok(scenario)
 }
 
-/// Runs every bin in order; stops early (and says so) on `stop`.
+/// Runs every bin through our own chain in order; stops early (and says so) on `stop`.
 pub async fn run_sweep(
     base: &Scenario,
     offsets: &[Offset],
@@ -176,36 +176,76 @@ pub async fn run_sweep(
     requests_per_bin: u64,
     options: &RunOptions,
     stop: ShutdownSignal,
-    mut on_bin: impl FnMut(&SweepBin),
+    on_bin: impl FnMut(&SweepBin),
 ) -> Result<SweepResult, SweepError> {
-    let scenarios = offsets
+    let plan = SweepPlan {
+        base,
+        offsets,
+        step,
+        requests_per_bin,
+    };
+    let runner = async |scenario: Scenario| -> Result<RunResult, SweepError> {
+        Ok(run_scenario(&scenario, options, stop.clone()).await?)
+    };
+    sweep_with(&plan, &stop, runner, on_bin).await
+}
+
+/// What a sweep runs: the base scenario, its bins and the load of each bin.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepPlan<'a> {
+    /// The scenario the bins vary.
+    pub base: &'a Scenario,
+    /// One bin per offset.
+    pub offsets: &'a [Offset],
+    /// The width of a bin (the gap is drawn in `offset ± step/2`).
+    pub step: Duration,
+    /// Requests in each bin.
+    pub requests_per_bin: u64,
+}
+
+/// Runs every bin of `plan` with `run_bin` (our chain, or a chain of real servers), in order; stops early on
+/// `stop`. Every bin's scenario is checked before the first runs, so a bad offset fails at once.
+pub async fn sweep_with<E>(
+    plan: &SweepPlan<'_>,
+    stop: &ShutdownSignal,
+    mut run_bin: impl AsyncFnMut(Scenario) -> Result<RunResult, E>,
+    mut on_bin: impl FnMut(&SweepBin),
+) -> Result<SweepResult, E>
+where
+    E: From<ScenarioError>,
+{
+    let scenarios = plan
+        .offsets
         .iter()
-        .map(|offset| bin_scenario(base, *offset, step, requests_per_bin).map(|s| (*offset, s)))
+        .map(|offset| {
+            bin_scenario(plan.base, *offset, plan.step, plan.requests_per_bin).map(|s| (*offset, s))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut bins = Vec::with_capacity(scenarios.len());
     for (offset, scenario) in scenarios {
         if stop.is_triggered() {
             break;
         }
-        let result = run_scenario(&scenario, options, stop.clone()).await?;
-        let bin = bin_from(offset, &scenario, &result);
+        let gap_ms = scenario.load.gap.map_or(0.0, |g| g.as_secs_f64() * 1000.0);
+        let result = run_bin(scenario).await?;
+        let bin = bin_from(offset, gap_ms, &result);
         on_bin(&bin);
         bins.push(bin);
     }
     Ok(SweepResult {
-        scenario: base.name.clone(),
-        keepalive_timeout_ms: base.back.keepalive_timeout.as_secs_f64() * 1000.0,
+        scenario: plan.base.name.clone(),
+        keepalive_timeout_ms: plan.base.back.keepalive_timeout.as_secs_f64() * 1000.0,
         bins,
         interrupted: stop.is_triggered(),
     })
 }
 
-fn bin_from(offset: Offset, scenario: &Scenario, result: &RunResult) -> SweepBin {
+fn bin_from(offset: Offset, gap_ms: f64, result: &RunResult) -> SweepBin {
     let bad = result.bad_gateways();
     let (ci_low, ci_high) = wilson_interval(bad, result.requests);
     SweepBin {
         offset_ms: offset.as_ms(),
-        gap_ms: scenario.load.gap.map_or(0.0, |g| g.as_secs_f64() * 1000.0),
+        gap_ms,
         requests: result.requests,
         bad_gateways: bad,
         race_bad_gateways: result.race_bad_gateways(),

@@ -1,16 +1,18 @@
 //! Real stacks over loopback: Apache httpd, nginx and HAProxy start from generated configs and stop (no
 //! process of theirs survives), a request goes through nginx → Apache → origin and HAProxy → Apache →
 //! origin, and the keep-alive race reproduces through nginx → link(4 ms) → Apache while keep-alive off shows
-//! none. A missing server is a failure in CI (`CI=true`) and a skip that says what to install elsewhere.
+//! none, and our back opens the race window at the same offset as real Apache. A missing server is a
+//! failure in CI (`CI=true`) and a skip that says what to install elsewhere.
 
 use std::time::Duration;
 
 use harness::real::{
     BackKind, FrontKind, INSTALL_HINT, RealChain, apache, haproxy, missing_binaries, nginx,
-    process, run_real,
+    process, run_real, sweep_backs, window_table,
 };
 use harness::run::RunOptions;
 use harness::scenario::Scenario;
+use harness::sweep::{Offset, SweepPlan};
 use listener::Shutdown;
 use origin::{Origin, OriginConfig};
 
@@ -187,4 +189,53 @@ async fn the_keepalive_race_reproduces_through_nginx_and_apache_and_keepalive_of
     assert_eq!(off.result.client_error_total(), 0);
     assert_eq!(off.result.responses.get("200"), Some(&200));
     assert!(off.front_causes.is_empty(), "{:?}", off.front_causes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_back_opens_the_race_window_where_real_apache_does() {
+    if !servers_installed() {
+        return;
+    }
+    let (_shutdown, stop) = Shutdown::new();
+    let options = RunOptions {
+        quiet: true,
+        label: None,
+    };
+    let race = Scenario::default_race().unwrap();
+    // Inside the window (the client's gap 6 ms short of KeepAliveTimeout, plus two 4 ms link crossings, puts
+    // the back's idle age at the timeout: measured P(502) ≈ 0.5 for both backs, the most one client can hit
+    // since every 502 is followed by a request on a fresh connection) and far past it (the FIN has long
+    // reached the front, which never reuses a closed connection: measured 0).
+    let offsets = [Offset(-6_000), Offset(40_000)];
+    let plan = SweepPlan {
+        base: &race,
+        offsets: &offsets,
+        step: Duration::from_millis(2),
+        requests_per_bin: 30,
+    };
+    let sweeps = sweep_backs(
+        &plan,
+        FrontKind::Ours,
+        &[BackKind::Apache, BackKind::Ours],
+        &options,
+        &stop,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(sweeps.len(), 2);
+    for sweep in &sweeps {
+        let [inside, past] = &sweep.sweep.bins[..] else {
+            panic!("two bins expected: {sweep:?}");
+        };
+        assert_eq!(inside.unaccounted + past.unaccounted, 0);
+        assert!(inside.race_bad_gateways >= 5, "{}: {inside:?}", sweep.back);
+        assert!(past.bad_gateways <= 1, "{}: {past:?}", sweep.back);
+    }
+    let table = window_table(&sweeps);
+    assert!(
+        table.contains("ours→apache: first 502 at -6.0 ms"),
+        "{table}"
+    );
+    assert!(table.contains("ours→ours: first 502 at -6.0 ms"), "{table}");
 }

@@ -1,17 +1,19 @@
-//! `badgateway real run|compare`: the keep-alive race through real nginx, HAProxy and Apache httpd, alone or
+//! `badgateway real run|compare|sweep`: the keep-alive race through real nginx, HAProxy and Apache httpd, alone or
 //! mixed with our tiers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use harness::real::{
     BackKind, CellOutcome, FrontKind, fidelity_cells, fidelity_table, real_run_table, run_cell,
-    run_real,
+    run_real, sweep_backs, window_table,
 };
 use harness::result::write_json_atomically;
 use harness::run::RunOptions;
+use harness::sweep::{OffsetRange, SweepPlan};
 
 use super::{interrupt_signal, load_scenario};
 
@@ -60,6 +62,36 @@ enum RealAction {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
         /// No progress bars and no per-cell tables.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// The race window through real Apache beside our back: the same sweep (P(502) against the idle gap's
+    /// offset from KeepAliveTimeout) once per back, behind one front, and the curves side by side.
+    Sweep {
+        /// Scenario file; the keep-alive race when omitted.
+        scenario: Option<PathBuf>,
+        /// The front (ours names every 502's cause).
+        #[arg(long, default_value = "ours")]
+        front: FrontKind,
+        /// The backs to compare, comma-separated; the first is the reference of the rate ratio.
+        #[arg(long, value_delimiter = ',', default_value = "apache,ours")]
+        back: Vec<BackKind>,
+        /// Offsets to sweep, FROM..TO (signed durations).
+        #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
+        offset: OffsetRange,
+        /// Distance between bins.
+        #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+        step: Duration,
+        /// Requests in each bin.
+        #[arg(long, default_value_t = 60)]
+        requests_per_bin: u64,
+        /// Change a scenario key before sweeping (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Write the curves (JSON, `{"scenario": ..., "sweeps": [...]}`) to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// No line per bin.
         #[arg(long, short)]
         quiet: bool,
     },
@@ -118,6 +150,60 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             println!("\n{}", fidelity_table(&outcomes));
             if let Some(path) = json {
                 let document = serde_json::json!({ "scenario": scenario.name, "cells": outcomes });
+                write_json_atomically(&path, &document)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("result written to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RealAction::Sweep {
+            scenario,
+            front,
+            back,
+            offset,
+            step,
+            requests_per_bin,
+            overrides,
+            json,
+            quiet,
+        } => {
+            let base = load_scenario(scenario.as_deref(), &overrides)?;
+            let offsets = offset.bins(step).map_err(anyhow::Error::msg)?;
+            if requests_per_bin == 0 {
+                anyhow::bail!("--requests-per-bin 0: each bin needs requests");
+            }
+            println!(
+                "{}: {} bins of {} requests per back ({}), idle gap = KeepAliveTimeout ({:?}) + offset ± {:?}",
+                base.name,
+                offsets.len(),
+                requests_per_bin,
+                back.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+                base.back.keepalive_timeout,
+                step / 2
+            );
+            let plan = SweepPlan {
+                base: &base,
+                offsets: &offsets,
+                step,
+                requests_per_bin,
+            };
+            let options = RunOptions {
+                quiet: true,
+                label: None,
+            };
+            let stop = interrupt_signal();
+            let sweeps = sweep_backs(&plan, front, &back, &options, &stop, |back, bin| {
+                if !quiet {
+                    println!(
+                        "  {front}→{back} offset {:+.1} ms: {}/{} 502",
+                        bin.offset_ms, bin.bad_gateways, bin.requests
+                    );
+                }
+            })
+            .await?;
+            println!("\n{}", window_table(&sweeps));
+            if let Some(path) = json {
+                let document = serde_json::json!({ "scenario": base.name, "sweeps": sweeps });
                 write_json_atomically(&path, &document)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("result written to {}", path.display());

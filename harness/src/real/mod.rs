@@ -4,7 +4,8 @@
 //!
 //! It owns: server configs generated from a scenario (`apache`, `nginx`, `haproxy`), the child processes and
 //! their run directories (`process`), the log mapping (`errorlog`), the chain of real and own tiers (`chain`),
-//! one run (`run`), the fidelity matrix (`fidelity`) and their tables (`table`). It does not own the load, the
+//! one run (`run`), the fidelity matrix (`fidelity`) and their tables (`table`), and the race window of real
+//! Apache beside our back (`window`). It does not own the load, the
 //! collector or the result contract (`crate::load`, `crate::collector`, `crate::result`): a real chain is
 //! driven exactly as our own. Everything listens on loopback on free ports; every server is stopped at the
 //! end, on error and on panic too.
@@ -20,6 +21,7 @@ pub mod process;
 pub mod run;
 mod settings;
 pub mod table;
+pub mod window;
 
 pub use chain::{BackKind, ChainAccount, FrontKind, RealChain, UnknownKind};
 pub use error::{INSTALL_HINT, RealError};
@@ -27,6 +29,7 @@ pub use errorlog::{LogCause, LogFormat, count_causes, haproxy_cause, nginx_cause
 pub use fidelity::{CellOutcome, CellSpec, fidelity_cells, run_cell};
 pub use run::{RealRun, run_real};
 pub use table::{fidelity_table, real_run_table};
+pub use window::{BackSweep, WindowError, sweep_backs, window_table};
 
 /// The binaries of the real servers that are not installed (`apache2`, `nginx`, `haproxy`).
 pub fn missing_binaries() -> Vec<&'static str> {
