@@ -133,6 +133,10 @@ enum Command {
         /// Its config file: `listen`, `upstream` or `backends`, and a [front]/[back]/[origin]/[link] section.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// On Ctrl-C or SIGTERM, how long the requests in flight may take to finish before the tier exits
+        /// (idle connections are closed at once).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        grace: Duration,
     },
     /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
     Real(commands::real::RealArgs),
@@ -265,7 +269,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } => commands::check::check(&result, baseline.as_deref(), tolerance),
         Command::Explain { result } => commands::explain::explain(&result),
         Command::Load(args) => commands::load::load(args).await,
-        Command::Serve { tier, config } => commands::serve::serve(tier, &config).await,
+        Command::Serve {
+            tier,
+            config,
+            grace,
+        } => commands::serve::serve(tier, &config, grace).await,
         Command::Real(args) => commands::real::real(args).await,
     }
 }

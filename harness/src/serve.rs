@@ -85,6 +85,19 @@ impl Served {
             Served::Link(t) => t.stop().await,
         }
     }
+
+    /// Stops accepting and lets the exchanges in flight finish, up to `grace` for the gateway (the back waits
+    /// for its own in-flight exchanges a bounded time; the origin and the link stop at once). Returns the
+    /// gateway's client connections still open when the grace ran out.
+    pub async fn drain(self, grace: std::time::Duration) -> usize {
+        match self {
+            Served::Gateway(t) => t.drain(grace).await,
+            other => {
+                other.stop().await;
+                0
+            }
+        }
+    }
 }
 
 /// Reads the file and starts the tier.

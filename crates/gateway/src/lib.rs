@@ -198,10 +198,19 @@ impl Gateway {
         self.admin.as_ref().map(ServerHandle::local_addr)
     }
 
-    /// Stops accepting, stops the probes and the admin endpoint, and closes connections.
+    /// Stops accepting, stops the probes and the admin endpoint, and closes connections (idle ones at once,
+    /// busy ones after their current exchange, without waiting for them: see [`Gateway::drain`]).
     pub async fn stop(self) {
+        self.drain(std::time::Duration::ZERO).await;
+    }
+
+    /// Stops accepting and tells every client connection to finish: an idle one closes at once, one with a
+    /// request in flight after its response. Waits up to `grace` for them, then stops the probes and the admin
+    /// endpoint and closes the upstream pool. Returns the client connections still open when the grace ran out
+    /// (0 = drained); they end when the runtime does.
+    pub async fn drain(self, grace: std::time::Duration) -> usize {
         // The probe tasks listen to the server's shutdown signal: they end once it fires.
-        self.server.stop().await;
+        let left = self.server.drain(grace).await;
         for probe in self.probes {
             let _ = probe.await;
         }
@@ -209,6 +218,7 @@ impl Gateway {
             admin.stop().await;
         }
         self.pool.close();
+        left
     }
 }
 

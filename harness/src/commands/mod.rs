@@ -68,11 +68,13 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// A signal that fires on Ctrl-C or SIGTERM.
+/// A signal that fires on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a signal that
+/// arrives right after is never taken by the default action (which would exit without a report).
 pub fn interrupt_signal() -> ShutdownSignal {
     let (shutdown, signal) = Shutdown::new();
+    let interrupted = wait_for_interrupt();
     tokio::spawn(async move {
-        wait_for_interrupt().await;
+        interrupted.await;
         eprintln!("interrupted: finishing in-flight requests, then reporting what was measured");
         shutdown.trigger();
         // Keep the trigger alive: its drop would look like a second shutdown.
@@ -81,17 +83,30 @@ pub fn interrupt_signal() -> ShutdownSignal {
     signal
 }
 
-async fn wait_for_interrupt() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+/// Registers for SIGINT and SIGTERM now; the future resolves on the first of them.
+#[cfg(unix)]
+fn wait_for_interrupt() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-            return;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(not(unix))]
+fn wait_for_interrupt() -> impl std::future::Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,17 +1,26 @@
-//! `badgateway serve`: one tier alone until Ctrl-C or SIGTERM.
+//! `badgateway serve`: one tier alone until Ctrl-C or SIGTERM, then a drain of what is in flight.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use harness::serve::{Tier, start_tier};
 
 use super::interrupt_signal;
 
-pub async fn serve(tier: Tier, config: &Path) -> anyhow::Result<ExitCode> {
+pub async fn serve(tier: Tier, config: &Path, grace: Duration) -> anyhow::Result<ExitCode> {
     let served = start_tier(tier, config).await?;
     println!("badgateway {tier:?} listening on {}", served.local_addr());
     let mut stop = interrupt_signal();
     stop.triggered().await;
-    served.stop().await;
+    println!("badgateway {tier:?} stopping: draining requests in flight for up to {grace:?}");
+    let left = served.drain(grace).await;
+    if left > 0 {
+        println!(
+            "badgateway {tier:?} stopped with {left} client connections still busy after {grace:?}"
+        );
+    } else {
+        println!("badgateway {tier:?} stopped");
+    }
     Ok(ExitCode::SUCCESS)
 }
