@@ -15,23 +15,35 @@ use tokio::net::TcpStream;
 
 use crate::proxy::Proxy;
 
-/// Serves one client connection until the client leaves, idles past `idle_timeout`, or shutdown.
+/// What a client connection may do before hyper gives up on it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientLimits {
+    /// Idle time between requests, and the time to send a whole request head (slowloris); 0 = none.
+    pub(crate) idle_timeout: Duration,
+    /// Largest request head; a longer one is answered `431` by hyper.
+    pub(crate) max_header_bytes: usize,
+}
+
+/// Serves one client connection until the client leaves, idles past `limits.idle_timeout`, or shutdown.
 pub(crate) async fn serve_client(
     stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: ShutdownSignal,
     proxy: Arc<Proxy>,
-    idle_timeout: Duration,
+    limits: ClientLimits,
 ) {
+    let idle_timeout = limits.idle_timeout;
     let service = service_fn(move |request| {
         let proxy = proxy.clone();
         async move { proxy.handle(request, peer).await }
     });
     let mut builder = http1::Builder::new();
     // hyper starts the header-read timer when it waits for the next request head, so between two requests on a
-    // kept-alive connection it is exactly the client idle timeout.
+    // kept-alive connection it is exactly the client idle timeout; a client that trickles its head (slowloris)
+    // is cut off by the same timer, with no response (hyper closes the connection).
     builder
         .keep_alive(true)
+        .max_header_size(limits.max_header_bytes)
         .timer(TokioTimer::new())
         .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout));
     let connection = builder.serve_connection(TokioIo::new(stream), service);
