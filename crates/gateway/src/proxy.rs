@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, Entry, HOST, HeaderValue};
+use http::header::{CONNECTION, CONTENT_TYPE, Entry, HOST, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -106,6 +106,22 @@ impl Proxy {
         };
         self.stats.record_response(response.status());
         Ok(response)
+    }
+
+    /// The answer to a request that carried both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1):
+    /// `400`, closing the connection, nothing sent upstream. Counted like any other request.
+    pub(crate) fn refuse_ambiguous_framing(&self, client: SocketAddr) -> Response<ResponseBody> {
+        self.stats.record_request();
+        tracing::info!(%client, "request with both Content-Length and Transfer-Encoding: 400");
+        let mut response = local_response(
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request: both Content-Length and Transfer-Encoding\n",
+        );
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        self.stats.record_response(response.status());
+        response
     }
 
     /// The request path, top to bottom.

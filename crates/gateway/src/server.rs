@@ -1,10 +1,12 @@
 //! The client-facing side: one hyper HTTP/1 server connection per accepted client, with keep-alive and an
 //! idle timeout, drained gracefully on shutdown.
 //!
-//! This module owns the client connection's life; every request on it goes to [`Proxy::handle`].
+//! This module owns the client connection's life; every request on it goes to [`Proxy::handle`], except one
+//! that the framing guard saw carry both `Content-Length` and `Transfer-Encoding`, which is refused `400`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -13,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use listener::ShutdownSignal;
 use tokio::net::TcpStream;
 
+use crate::framing_guard::{FramingLedger, GuardedStream};
 use crate::proxy::Proxy;
 
 /// What a client connection may do before hyper gives up on it.
@@ -33,9 +36,20 @@ pub(crate) async fn serve_client(
     limits: ClientLimits,
 ) {
     let idle_timeout = limits.idle_timeout;
+    let ledger = Arc::new(FramingLedger::default());
+    let io = GuardedStream::new(stream, limits.max_header_bytes, ledger.clone());
+    // hyper hands the requests of one HTTP/1 connection to the service one by one, in order.
+    let requests = AtomicU64::new(0);
     let service = service_fn(move |request| {
+        let number = requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let ambiguous = ledger.is_ambiguous(number);
         let proxy = proxy.clone();
-        async move { proxy.handle(request, peer).await }
+        async move {
+            if ambiguous {
+                return Ok(proxy.refuse_ambiguous_framing(peer));
+            }
+            proxy.handle(request, peer).await
+        }
     });
     let mut builder = http1::Builder::new();
     // hyper starts the header-read timer when it waits for the next request head, so between two requests on a
@@ -46,7 +60,7 @@ pub(crate) async fn serve_client(
         .max_header_size(limits.max_header_bytes)
         .timer(TokioTimer::new())
         .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout));
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
