@@ -35,7 +35,7 @@ use crate::{CloseMode, Shared};
 /// Apache's answer when `RequestReadTimeout` expires while a request head is being read.
 const HTTP_408_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
 content-type: text/plain; charset=utf-8\r\n\
-content-length: 30\r\n\
+content-length: 31\r\n\
 connection: close\r\n\
 \r\n\
 request head not read in time\r\n";

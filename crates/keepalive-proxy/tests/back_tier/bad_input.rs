@@ -226,7 +226,12 @@ async fn a_head_not_finished_within_the_header_read_timeout_gets_408_and_is_clos
         let _ = trickler.stream.read_to_end(&mut heard).await;
     };
     bounded("trickler cut off", trickle).await;
-    assert_eq!(stalled_answer.code(), 408, "{stalled_answer:?}");
+    let Answer::Response(timeout) = stalled_answer else {
+        panic!("{stalled_answer:?}");
+    };
+    assert_eq!(timeout.status(), 408);
+    assert_eq!(timeout.body, b"request head not read in time\r\n");
+    assert_eq!(timeout.header("connection"), Some("close"));
     assert!(matches!(
         stalled.read_answer().await,
         Answer::Eof | Answer::Reset
