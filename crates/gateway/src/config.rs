@@ -80,6 +80,14 @@ pub struct FrontConfig {
     /// closed, never queued in the kernel's backlog. 0 = unlimited. Default 16384 (nginx: `worker_connections`
     /// × workers; keep it under the process's file-descriptor limit).
     pub max_client_connections: usize,
+    /// Largest request body accepted, in bytes; a `Content-Length` above it is answered `413` before anything
+    /// is read or sent upstream, and a chunked body that grows past it is cut off and answered `413` (the
+    /// gateway buffers the body, so nothing of it has gone upstream). Default 8 MiB (nginx:
+    /// `client_max_body_size`, default 1 MiB; Application Gateway: 2 GB with the WAF off).
+    pub max_body_bytes: u64,
+    /// Largest request head (request line and headers), in bytes; a longer one is answered `431` and the
+    /// connection closed. Default 32 KiB (nginx: `large_client_header_buffers` 4 × 8k).
+    pub max_header_bytes: usize,
     /// The health probe of every backend member. Default: Application Gateway's default probe, but disabled
     /// (see [`ProbeConfig::enabled`]).
     pub probe: ProbeConfig,
@@ -103,6 +111,8 @@ impl Default for FrontConfig {
             cause_header: true,
             client_idle_timeout: Duration::from_secs(120),
             max_client_connections: 16384,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_header_bytes: 32 * 1024,
             probe: ProbeConfig::default(),
             dns: DnsConfig::default(),
             admin_listen: None,

@@ -2,10 +2,12 @@
 //! connection pool, retries, and a classified [`Cause`] on every 502 it makes.
 //!
 //! A request's path is in `proxy.rs`, top to bottom; each step lives in its own module:
-//! `server` (client connections), `balancer` (members, round robin over the healthy ones, resolving names),
-//! `pool` (the upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting), `classify`
-//! (error → [`Cause`]), `retry` (the policy decision), `headers` (hop-by-hop, `X-Forwarded-For`),
-//! `response_body` (streaming, checkin, truncation) and `stats` (counters).
+//! `server` (client connections; `framing_guard` refuses requests with both Content-Length and
+//! Transfer-Encoding), `balancer` (members, round robin over the healthy ones, resolving names), `pool` (the
+//! upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting), `classify` (error →
+//! [`Cause`]), `retry` (the policy decision), `headers` (hop-by-hop, `X-Forwarded-For`), `request_body`
+//! (buffering under the body limit, `413`), `response_body` (streaming, checkin, truncation) and `stats`
+//! (counters).
 //!
 //! Beside the request path: `probe` (one health-probe task per member), `health` (per-member probe state and
 //! its transitions, read by the balancer), `resolve` (the [`Resolve`] trait, system and table resolvers) and
@@ -20,11 +22,13 @@ pub mod bench_api;
 mod cause;
 mod classify;
 mod config;
+mod framing_guard;
 mod headers;
 mod health;
 mod pool;
 mod probe;
 mod proxy;
+mod request_body;
 mod resolve;
 mod response_body;
 mod retry;
@@ -136,7 +140,10 @@ impl Gateway {
             Some(addr) => Some(admin::start(addr, health.clone(), stats.clone()).await?),
             None => None,
         };
-        let client_idle_timeout = config.client_idle_timeout;
+        let client_limits = server::ClientLimits {
+            idle_timeout: config.client_idle_timeout,
+            max_header_bytes: config.max_header_bytes,
+        };
         let client_limit = listener::ConnectionLimit::new(config.max_client_connections)
             .with_refusal(listener::HTTP_503_REFUSAL);
         let probe_config = config.probe.clone();
@@ -148,7 +155,7 @@ impl Gateway {
             config,
         ));
         let served = listener::serve(listen, client_limit, move |stream, peer, shutdown| {
-            server::serve_client(stream, peer, shutdown, proxy.clone(), client_idle_timeout)
+            server::serve_client(stream, peer, shutdown, proxy.clone(), client_limits)
         })
         .await;
         let server = match served {
@@ -176,6 +183,16 @@ impl Gateway {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Client connections being served now (refused ones not included).
+    pub fn live_connections(&self) -> usize {
+        self.server.live_connections()
+    }
+
+    /// Client connections refused so far because `max_client_connections` was reached.
+    pub fn refused_connections(&self) -> u64 {
+        self.server.refused_connections()
     }
 
     /// The counters so far.

@@ -10,15 +10,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, Entry, HOST, HeaderValue};
+use http::header::{CONNECTION, CONTENT_TYPE, Entry, HOST, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::balancer::{Balancer, Member};
 use crate::classify::{AttemptFacts, SendError, classify};
 use crate::health::Health;
 use crate::pool::{PooledConn, UpstreamPool, Usage};
+use crate::request_body::{self, BodyError};
 use crate::response_body::{ResponseBody, UpstreamBody};
 use crate::stats::Stats;
 use crate::upstream_conn::{self, UpstreamRequest};
@@ -107,20 +108,34 @@ impl Proxy {
         Ok(response)
     }
 
+    /// The answer to a request that carried both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1):
+    /// `400`, closing the connection, nothing sent upstream. Counted like any other request.
+    pub(crate) fn refuse_ambiguous_framing(&self, client: SocketAddr) -> Response<ResponseBody> {
+        self.stats.record_request();
+        tracing::info!(%client, "request with both Content-Length and Transfer-Encoding: 400");
+        let mut response = local_response(
+            StatusCode::BAD_REQUEST,
+            "400 Bad Request: both Content-Length and Transfer-Encoding\n",
+        );
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        self.stats.record_response(response.status());
+        response
+    }
+
     /// The request path, top to bottom.
     async fn forward(
         &self,
         request: Request<Incoming>,
         client: IpAddr,
     ) -> Result<Response<ResponseBody>, Failure> {
-        let request = match BufferedRequest::read(request, client).await {
+        let request = match BufferedRequest::read(request, client, self.config.max_body_bytes).await
+        {
             Ok(request) => request,
             Err(error) => {
                 tracing::debug!(%error, "cannot read the client's request body");
-                return Ok(local_response(
-                    StatusCode::BAD_REQUEST,
-                    "cannot read the request body\n",
-                ));
+                return Ok(error.response());
             }
         };
         // No member, or none healthy: answered at once, nothing is resolved or connected.
@@ -277,13 +292,15 @@ impl Proxy {
 }
 
 impl BufferedRequest {
-    /// Reads the whole body and prepares the headers for the upstream hop.
+    /// Reads the whole body, at most `max_body_bytes` of it, and prepares the headers for the upstream hop.
+    /// A body announced larger than the limit is refused before a byte of it is read.
     async fn read(
         request: Request<Incoming>,
         client: IpAddr,
-    ) -> Result<BufferedRequest, hyper::Error> {
+        max_body_bytes: u64,
+    ) -> Result<BufferedRequest, BodyError> {
         let (parts, body) = request.into_parts();
-        let body = body.collect().await?.to_bytes();
+        let body = request_body::read_limited(body, max_body_bytes).await?;
         let mut headers = parts.headers;
         headers::strip_hop_by_hop(&mut headers);
         headers::append_forwarded_for(&mut headers, client);
@@ -317,7 +334,7 @@ impl BufferedRequest {
 }
 
 /// A response the gateway writes itself.
-fn local_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
+pub(crate) fn local_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::local(text));
     *response.status_mut() = status;
     response.headers_mut().insert(

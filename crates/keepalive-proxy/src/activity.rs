@@ -1,8 +1,9 @@
 //! What a front-tier connection is doing right now, as the keep-alive timer needs to know it.
 //!
-//! A connection is [`ActivityState::Fresh`] (accepted, no request byte yet), [`ActivityState::Busy`] (request
-//! bytes read, or a response still being written) or [`ActivityState::Idle`] (its last response was fully handed
-//! to hyper and no request byte was read since). Three observers feed the state, all polled from the connection's
+//! A connection is [`ActivityState::Fresh`] (accepted, no request byte yet), [`ActivityState::ReadingHead`]
+//! (bytes of a request head read, the head not complete yet), [`ActivityState::Busy`] (a request is being
+//! served, its body read or its response written) or [`ActivityState::Idle`] (its last response was fully
+//! handed to hyper and no request byte was read since). Three observers feed the state, all polled from the connection's
 //! own task: [`crate::observed_stream::ObservedStream`] reports every read that returned bytes, the request
 //! service reports each request it starts, and [`crate::tracked_body::TrackedBody`] reports the end of each
 //! response. This module owns the observation only; `deadline.rs` turns a state into a closing time and
@@ -18,7 +19,10 @@ use tokio::time::Instant;
 pub(crate) enum ActivityState {
     /// Accepted at `since`; no request byte read yet (Apache's `Timeout` applies).
     Fresh { since: Instant },
-    /// Reading a request or writing a response: no timer runs.
+    /// The first bytes of a request head arrived at `since`; hyper has not parsed the whole head yet
+    /// (`RequestReadTimeout header=` applies: this is where a slowloris client sits).
+    ReadingHead { since: Instant },
+    /// Serving a request: reading its body or writing its response. No timer runs.
     Busy,
     /// The last response ended at `since` and nothing was read since (`KeepAliveTimeout` applies).
     Idle { since: Instant },
@@ -47,11 +51,21 @@ impl Activity {
         self.state.subscribe()
     }
 
-    /// A read returned request bytes: the connection is busy.
+    /// A read returned request bytes: a request is being served (busy), or the next head has begun.
     pub(crate) fn bytes_read(&self) {
+        let serving = self.in_flight.load(Ordering::Acquire) > 0;
         self.state.send_if_modified(|state| {
-            let changed = *state != ActivityState::Busy;
-            *state = ActivityState::Busy;
+            let next = match *state {
+                _ if serving => ActivityState::Busy,
+                ActivityState::Fresh { .. } | ActivityState::Idle { .. } => {
+                    ActivityState::ReadingHead {
+                        since: Instant::now(),
+                    }
+                }
+                unchanged @ (ActivityState::ReadingHead { .. } | ActivityState::Busy) => unchanged,
+            };
+            let changed = *state != next;
+            *state = next;
             changed
         });
     }
@@ -103,7 +117,11 @@ mod tests {
         assert!(matches!(*state.borrow(), ActivityState::Idle { .. }));
 
         activity.bytes_read();
+        assert!(matches!(*state.borrow(), ActivityState::ReadingHead { .. }));
+        assert_eq!(activity.request_started(), 3);
         assert_eq!(*state.borrow(), ActivityState::Busy);
-        assert_eq!(activity.requests(), 2);
+        activity.bytes_read();
+        assert_eq!(*state.borrow(), ActivityState::Busy, "body bytes");
+        assert_eq!(activity.requests(), 3);
     }
 }

@@ -42,6 +42,24 @@ pub struct BackConfig {
     /// `Timeout`: how long a new connection may take to send its first request. Apache's default: 60 s.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// `RequestReadTimeout header=`: how long a request head may take from its first byte to its blank line
+    /// (a slowloris client trickling its head is cut off here); the connection is answered `408` and closed,
+    /// as mod_reqtimeout does. 0 = no limit. Apache's default: 20 s (`header=20-40,MinRate=500`; the rate
+    /// extension is not modelled).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes; a longer one is answered `431` and the
+    /// connection closed. Apache limits each line instead (`LimitRequestLine`, `LimitRequestFieldSize`: 8190)
+    /// and the count of fields (`LimitRequestFields`: 100); hyper limits the whole head. Default 64 KiB.
+    pub max_header_bytes: usize,
+    /// `LimitRequestBody`: largest request body in bytes. A `Content-Length` above it is answered `413`
+    /// before anything is sent to the origin; a chunked body that grows past it aborts the origin request and
+    /// is answered `413`. Apache's default (2.4.54 and later): 1 GiB.
+    pub max_body_bytes: u64,
+    /// `MaxRequestWorkers`: front connections served at once; one over the limit is answered `503` with
+    /// `Connection: close` and closed (Apache leaves it in the listen backlog instead). 0 = unlimited, the
+    /// default here so that scenarios are not capped (Apache's event MPM default: 400).
+    pub max_connections: usize,
 }
 
 impl Default for BackConfig {
@@ -54,6 +72,10 @@ impl Default for BackConfig {
             timer_granularity: Duration::ZERO,
             lingering_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(20),
+            max_header_bytes: 64 * 1024,
+            max_body_bytes: 1024 * 1024 * 1024,
+            max_connections: 0,
         }
     }
 }

@@ -6,7 +6,9 @@
 //! ends an idle HTTP/1 connection at once), takes the socket back with `into_parts` and closes it with the
 //! configured [`CloseMode`](crate::CloseMode): that close is the back's half of the keep-alive race. When HTTP
 //! ended the connection itself (`Connection: close` written, the peer's EOF, an error, or shutdown) the
-//! socket gets the plain close. Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
+//! socket gets the plain close. A request head still incomplete at its header-read deadline (slowloris) is not
+//! left to hyper: the socket is taken back, answered `408` and closed with a lingering close, as Apache's
+//! mod_reqtimeout does. Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
 //! socket calls `close.rs`'s.
 
 use std::future::{pending, poll_fn};
@@ -18,16 +20,25 @@ use std::task::Poll;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::Shared;
 use crate::activity::{Activity, ActivityState};
 use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
 use crate::service::RequestService;
+use crate::{CloseMode, Shared};
+
+/// Apache's answer when `RequestReadTimeout` expires while a request head is being read.
+const HTTP_408_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 31\r\n\
+connection: close\r\n\
+\r\n\
+request head not read in time\r\n";
 
 /// What woke the connection task.
 enum Event {
@@ -51,6 +62,7 @@ pub(crate) async fn serve(
     let io = TokioIo::new(ObservedStream::new(stream, activity.clone()));
     let mut conn = http1::Builder::new()
         .keep_alive(shared.config.keepalive)
+        .max_header_size(shared.config.max_header_bytes)
         .serve_connection(io, service);
     let mut draining = false;
 
@@ -80,6 +92,10 @@ pub(crate) async fn serve(
             Event::Shutdown => {
                 draining = true;
                 Pin::new(&mut conn).graceful_shutdown();
+            }
+            Event::Expired(deadline) if deadline.expiry == Expiry::IncompleteHead => {
+                // hyper holds a partial head: asking it to shut down gracefully would wait for the rest.
+                break Some(deadline);
             }
             Event::Expired(deadline) => {
                 Pin::new(&mut conn).graceful_shutdown();
@@ -112,6 +128,19 @@ pub(crate) async fn serve(
         }
         Expiry::RequestTimeout => {
             tracing::debug!(%peer, close = ?config.close, "no request within the request timeout: closing");
+        }
+        Expiry::IncompleteHead => {
+            shared.stats.header_read_timeout();
+            tracing::debug!(%peer, timeout = ?config.header_read_timeout, "request head not read in time: 408");
+            let mut stream = stream;
+            if let Err(error) = stream.write_all(HTTP_408_TIMEOUT).await {
+                tracing::trace!(%peer, %error, "cannot write the 408");
+            }
+            tokio::select! {
+                () = close::close(stream, CloseMode::Lingering, config.lingering_timeout) => {}
+                () = shutdown.triggered() => {}
+            }
+            return;
         }
     }
     tokio::select! {

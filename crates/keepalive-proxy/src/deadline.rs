@@ -1,5 +1,6 @@
 //! When a connection that waits for a request must be closed: `Timeout` for a fresh connection,
-//! `KeepAliveTimeout` for an idle one, and the sweep granularity that delays the latter.
+//! `KeepAliveTimeout` for an idle one, the sweep granularity that delays the latter, and
+//! `RequestReadTimeout header=` for a connection whose request head has begun but not ended.
 //!
 //! With `timer_granularity` 0 an idle connection has its own exact deadline, `idle_since + keepalive_timeout`,
 //! as Apache 2.4's event MPM (it closes within about 0.5 ms of the timeout). With a granularity `g`, idle
@@ -21,6 +22,8 @@ use crate::config::BackConfig;
 pub(crate) enum Expiry {
     /// A fresh connection sent no request within `request_timeout`.
     RequestTimeout,
+    /// A request head was not complete within `header_read_timeout` of its first byte.
+    IncompleteHead,
     /// An idle connection's `keepalive_timeout` expired; it was idle since `idle_since`.
     KeepAliveTimeout { idle_since: Instant },
 }
@@ -39,6 +42,7 @@ pub(crate) struct IdlePolicy {
     keepalive_timeout: Duration,
     granularity: Duration,
     request_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl IdlePolicy {
@@ -49,6 +53,7 @@ impl IdlePolicy {
             keepalive_timeout: config.keepalive_timeout,
             granularity: config.timer_granularity,
             request_timeout: config.request_timeout,
+            header_read_timeout: config.header_read_timeout,
         }
     }
 
@@ -60,6 +65,12 @@ impl IdlePolicy {
                 at: add(since, self.request_timeout),
                 expiry: Expiry::RequestTimeout,
             }),
+            ActivityState::ReadingHead { since } => {
+                (!self.header_read_timeout.is_zero()).then(|| Deadline {
+                    at: add(since, self.header_read_timeout),
+                    expiry: Expiry::IncompleteHead,
+                })
+            }
             ActivityState::Idle { since } => Some(Deadline {
                 at: self.next_tick(add(since, self.keepalive_timeout)),
                 expiry: Expiry::KeepAliveTimeout { idle_since: since },
@@ -123,6 +134,32 @@ mod tests {
                 expiry: Expiry::RequestTimeout
             })
         );
+    }
+
+    #[test]
+    fn a_started_head_gets_the_header_read_timeout_unless_it_is_zero() {
+        let since = Instant::now();
+        let config = BackConfig {
+            header_read_timeout: ms(300),
+            timer_granularity: ms(200),
+            ..BackConfig::default()
+        };
+        let deadline =
+            IdlePolicy::new(&config, since).deadline(ActivityState::ReadingHead { since });
+        assert_eq!(
+            deadline,
+            Some(Deadline {
+                at: since + ms(300),
+                expiry: Expiry::IncompleteHead
+            })
+        );
+        let config = BackConfig {
+            header_read_timeout: Duration::ZERO,
+            ..config
+        };
+        let deadline =
+            IdlePolicy::new(&config, since).deadline(ActivityState::ReadingHead { since });
+        assert_eq!(deadline, None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! a hyper-util legacy `Client` keeps its own pool of origin connections; hop-by-hop headers are stripped both
 //! ways (RFC 9110 §7.6.1); `Host` becomes the origin's (`ProxyPreserveHost Off`, Apache's default) and
 //! `X-Forwarded-For` / `X-Forwarded-Host` are added; bodies are streamed, not buffered. When the origin
-//! cannot be reached or fails before its response head, the answer is the back tier's own 502.
+//! cannot be reached or fails before its response head, the answer is the back tier's own 502 (or 413 when the
+//! request body broke `LimitRequestBody`, see `body_limit.rs`).
 //! This module knows nothing of the front connection's keep-alive: see `service.rs`.
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::body_limit::{self, LimitedBody};
 use crate::tracked_body::BoxError;
 
 /// A response body from the origin, or made here.
@@ -36,17 +38,23 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// The origin and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Forwarder {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, LimitedBody>,
     origin: SocketAddr,
+    /// `LimitRequestBody`, in bytes.
+    max_body_bytes: u64,
 }
 
 impl Forwarder {
-    /// A forwarder to `origin` with an empty pool.
-    pub(crate) fn new(origin: SocketAddr) -> Self {
+    /// A forwarder to `origin` with an empty pool, refusing request bodies over `max_body_bytes`.
+    pub(crate) fn new(origin: SocketAddr, max_body_bytes: u64) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Self { client, origin }
+        Self {
+            client,
+            origin,
+            max_body_bytes,
+        }
     }
 
     /// Sends `request` (received from `peer`) to the origin; the origin's response, or a 502.
@@ -56,6 +64,13 @@ impl Forwarder {
         peer: SocketAddr,
     ) -> Response<ProxyBody> {
         let (mut parts, body) = request.into_parts();
+        let Ok(body) = body_limit::limit(body, self.max_body_bytes) else {
+            tracing::debug!(
+                limit = self.max_body_bytes,
+                "request body announced over the limit: 413"
+            );
+            return body_limit::payload_too_large();
+        };
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let uri = match Uri::builder()
             .scheme("http")
@@ -80,6 +95,10 @@ impl Forwarder {
                 strip_hop_by_hop(&mut parts.headers);
                 parts.version = Version::HTTP_11;
                 Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+            }
+            Err(error) if body_limit::is_exceeded(&error) => {
+                tracing::debug!(limit = self.max_body_bytes, %method, "request body grew over the limit: origin request aborted, 413");
+                body_limit::payload_too_large()
             }
             Err(error) => {
                 tracing::debug!(%error, %method, origin = %self.origin, "origin failed; answering 502");

@@ -4,10 +4,11 @@
 //! Modules, in the order a connection meets them: `connection` (one front connection's life cycle and its
 //! idle deadline), `observed_stream` and `tracked_body` (what tells the connection it is busy or idle,
 //! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
-//! `forward` (the origin client pool and hop-by-hop headers), `deadline` (request and keep-alive timeouts,
+//! `forward` (the origin client pool and hop-by-hop headers), `body_limit` (`LimitRequestBody`, 413), `deadline` (request and keep-alive timeouts,
 //! sweep ticks), `close` (the three close modes on the raw socket), `stats`.
 
 mod activity;
+mod body_limit;
 mod close;
 mod config;
 mod connection;
@@ -52,6 +53,9 @@ pub struct BackStats {
     pub keepalive_timeouts: u64,
     /// Connections ended by `max_keepalive_requests` (or KeepAlive Off).
     pub max_requests_closes: u64,
+    /// Connections answered `408` and closed because a request head was not complete within
+    /// `header_read_timeout`.
+    pub header_read_timeouts: u64,
 }
 
 /// What every connection task of one back tier shares.
@@ -83,24 +87,22 @@ impl KeepAliveProxy {
         let started_at = tokio::time::Instant::now();
         let shared = Arc::new(Shared {
             policy: IdlePolicy::new(&config, started_at),
+            forwarder: Forwarder::new(origin, config.max_body_bytes),
             config,
-            forwarder: Forwarder::new(origin),
             stats: Counters::default(),
         });
         let (live, drained) = mpsc::channel(1);
         let for_connections = shared.clone();
-        let server = listener::serve(
-            listen,
-            listener::ConnectionLimit::UNLIMITED,
-            move |stream, peer, shutdown| {
-                let shared = for_connections.clone();
-                let live = live.clone();
-                async move {
-                    connection::serve(stream, peer, shutdown, shared).await;
-                    drop(live);
-                }
-            },
-        )
+        let limit = listener::ConnectionLimit::new(shared.config.max_connections)
+            .with_refusal(listener::HTTP_503_REFUSAL);
+        let server = listener::serve(listen, limit, move |stream, peer, shutdown| {
+            let shared = for_connections.clone();
+            let live = live.clone();
+            async move {
+                connection::serve(stream, peer, shutdown, shared).await;
+                drop(live);
+            }
+        })
         .await?;
         tracing::debug!(addr = %server.local_addr(), %origin, config = ?shared.config, "back tier listening");
         Ok(KeepAliveProxy {
@@ -114,6 +116,11 @@ impl KeepAliveProxy {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.server.local_addr()
+    }
+
+    /// Front connections being served now (refused ones not included).
+    pub fn live_connections(&self) -> usize {
+        self.server.live_connections()
     }
 
     /// What the back tier did so far.

@@ -11,6 +11,7 @@ pub(crate) struct Counters {
     requests: AtomicU64,
     keepalive_timeouts: AtomicU64,
     max_requests_closes: AtomicU64,
+    header_read_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -30,6 +31,10 @@ impl Counters {
         self.max_requests_closes.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn header_read_timeout(&self) {
+        self.header_read_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What was counted so far.
     pub(crate) fn snapshot(&self) -> BackStats {
         BackStats {
@@ -37,6 +42,7 @@ impl Counters {
             requests: self.requests.load(Ordering::Relaxed),
             keepalive_timeouts: self.keepalive_timeouts.load(Ordering::Relaxed),
             max_requests_closes: self.max_requests_closes.load(Ordering::Relaxed),
+            header_read_timeouts: self.header_read_timeouts.load(Ordering::Relaxed),
         }
     }
 }

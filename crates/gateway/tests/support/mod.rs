@@ -310,3 +310,126 @@ pub fn request_lines(backend: &mut FakeBackend) -> Vec<String> {
         .map(|(_, head, _)| head.lines().next().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// What a raw client read for one request: a response, or the connection ending without one.
+#[derive(Debug)]
+pub enum Answer {
+    /// A response: its status, its head as sent (lower-cased) and its `Content-Length` body.
+    Response {
+        status: u16,
+        head: String,
+        body: Vec<u8>,
+    },
+    /// EOF (the peer's FIN) before a complete response.
+    Eof,
+    /// ECONNRESET before a complete response.
+    Reset,
+}
+
+impl Answer {
+    /// The status, or 0 for EOF and -1 for a reset, so a table of outcomes compares in one `assert_eq!`.
+    pub fn code(&self) -> i32 {
+        match self {
+            Answer::Response { status, .. } => i32::from(*status),
+            Answer::Eof => 0,
+            Answer::Reset => -1,
+        }
+    }
+
+    /// The value of header `name` (lower-case) of a response.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let Answer::Response { head, .. } = self else {
+            return None;
+        };
+        head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == name).then(|| value.trim())
+        })
+    }
+}
+
+/// A client on one raw TCP connection: writes any bytes, reads `Content-Length` framed answers.
+pub struct RawConn {
+    pub stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl RawConn {
+    pub async fn connect(addr: SocketAddr) -> RawConn {
+        let stream = within(TcpStream::connect(addr)).await.unwrap();
+        RawConn {
+            stream,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes` in one write.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads more bytes; false on EOF. A reset is returned as the error.
+    async fn fill(&mut self) -> std::io::Result<bool> {
+        let mut chunk = [0u8; 16 * 1024];
+        let read = self.stream.read(&mut chunk).await?;
+        self.buffer.extend_from_slice(&chunk[..read]);
+        Ok(read > 0)
+    }
+
+    /// The next answer (bounded by [`within`]).
+    pub async fn answer(&mut self) -> Answer {
+        within(self.read_answer()).await
+    }
+
+    async fn read_answer(&mut self) -> Answer {
+        let head_end = loop {
+            if let Some(at) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => return Answer::Eof,
+                Err(_) => return Answer::Reset,
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..head_end]).to_ascii_lowercase();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        while self.buffer.len() < head_end + length {
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => return Answer::Eof,
+                Err(_) => return Answer::Reset,
+            }
+        }
+        let body = self.buffer[head_end..head_end + length].to_vec();
+        self.buffer.drain(..head_end + length);
+        Answer::Response { status, head, body }
+    }
+
+    /// True when the peer closed the connection (EOF or reset) with nothing more to read.
+    pub async fn is_closed(&mut self) -> bool {
+        matches!(self.answer().await, Answer::Eof | Answer::Reset)
+    }
+}
+
+/// Writes `bytes` on a new connection and reads one answer.
+pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> (Answer, RawConn) {
+    let mut conn = RawConn::connect(addr).await;
+    conn.send(bytes).await;
+    let answer = conn.answer().await;
+    (answer, conn)
+}
+
+/// The number of open file descriptors of this process (entries of `/proc/self/fd`).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count())
+}

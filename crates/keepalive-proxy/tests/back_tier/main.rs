@@ -1,6 +1,9 @@
-//! The back tier over real loopback sockets: proxying, `Connection: close` decisions, and what a raw front
-//! connection sees on the wire when an idle connection is closed by each close mode.
+//! The back tier over real loopback sockets: proxying, `Connection: close` decisions, what a raw front
+//! connection sees on the wire when an idle connection is closed by each close mode, bad input and hostile
+//! clients, and the whole chain's hop-by-hop stripping.
 
+mod bad_input;
+mod chain;
 mod idle_close;
 mod proxying;
 mod support;

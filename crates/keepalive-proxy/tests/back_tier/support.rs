@@ -123,9 +123,32 @@ impl RawResponse {
     }
 }
 
+/// What a raw client read: a response, or the connection ending without one.
+#[derive(Debug)]
+pub enum Answer {
+    Response(RawResponse),
+    /// EOF (the peer's FIN) before a full response head.
+    Eof,
+    /// ECONNRESET before a full response head.
+    Reset,
+}
+
+impl Answer {
+    /// The status, 0 for EOF, -1 for a reset: a table of outcomes compares in one `assert_eq!`.
+    pub fn code(&self) -> i32 {
+        match self {
+            Answer::Response(response) => i32::from(response.status()),
+            Answer::Eof => 0,
+            Answer::Reset => -1,
+        }
+    }
+}
+
 /// A raw HTTP/1.1 client on one TCP connection.
 pub struct RawClient {
     pub stream: TcpStream,
+    /// Bytes read past the last answer (a pipelined response).
+    pending: Vec<u8>,
 }
 
 pub const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -135,7 +158,10 @@ impl RawClient {
         let stream = bounded("connect", TcpStream::connect(addr))
             .await
             .expect("connect");
-        RawClient { stream }
+        RawClient {
+            stream,
+            pending: Vec::new(),
+        }
     }
 
     /// Writes `request` and reads its response (which must carry a Content-Length).
@@ -145,23 +171,39 @@ impl RawClient {
     }
 
     async fn read_response(&mut self) -> RawResponse {
-        let mut buf = Vec::new();
+        let response = match self.read_answer().await {
+            Answer::Response(response) => response,
+            closed => panic!("{closed:?} before a full response head"),
+        };
+        assert!(self.pending.is_empty(), "nothing beyond the response");
+        response
+    }
+
+    /// Writes `bytes` as they are.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Writes `request` and reads what comes back: a response, or the connection closing without one.
+    pub async fn try_exchange(&mut self, request: &[u8]) -> Answer {
+        // The peer may already have closed: then the answer is read from what it sent before.
+        let _ = self.stream.write_all(request).await;
+        bounded("answer", self.read_answer()).await
+    }
+
+    /// The next response, or EOF / reset before a full response head; bytes past it are kept for the next.
+    pub async fn read_answer(&mut self) -> Answer {
+        let mut buf = std::mem::take(&mut self.pending);
         let head_end = loop {
             if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break at + 4;
             }
             let mut chunk = [0u8; 1024];
-            let read = self
-                .stream
-                .read(&mut chunk)
-                .await
-                .expect("read response head");
-            assert!(
-                read > 0,
-                "EOF before a full response head: {:?}",
-                String::from_utf8_lossy(&buf)
-            );
-            buf.extend_from_slice(&chunk[..read]);
+            match self.stream.read(&mut chunk).await {
+                Ok(0) => return Answer::Eof,
+                Ok(read) => buf.extend_from_slice(&chunk[..read]),
+                Err(_) => return Answer::Reset,
+            }
         };
         let head = String::from_utf8(buf[..head_end].to_vec()).expect("ASCII head");
         let mut response = RawResponse {
@@ -179,8 +221,8 @@ impl RawClient {
             assert!(read > 0, "EOF inside the body");
             response.body.extend_from_slice(&chunk[..read]);
         }
-        assert_eq!(response.body.len(), length, "nothing beyond the response");
-        response
+        self.pending = response.body.split_off(length);
+        Answer::Response(response)
     }
 
     /// The next read: `Ok(0)` is EOF (FIN), `Err` is typically a reset.
