@@ -26,6 +26,7 @@ fn fixed_hop_by_hop() -> [HeaderName; 7] {
 
 /// Removes the hop-by-hop headers: the fixed list and every header the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // `from_bytes` lower-cases the token.
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
@@ -36,6 +37,13 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Appends `client` to `X-Forwarded-For`, joining any values an earlier proxy set into one header.
 pub(crate) fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
+    if !headers.contains_key(X_FORWARDED_FOR) {
+        // The usual case, first proxy of the chain: one allocation, handed to the header value as it is.
+        if let Ok(value) = HeaderValue::try_from(client.to_string()) {
+            headers.insert(X_FORWARDED_FOR, value);
+        }
+        return;
+    }
     let mut chain: Vec<String> = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
@@ -61,14 +69,14 @@ pub(crate) fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
     }
 }
 
-/// The comma-separated tokens of every `Connection` header, lower-cased.
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
+/// The comma-separated tokens of every `Connection` header, as sent (compare them ignoring case).
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_ {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
+        .map(str::trim)
         .filter(|token| !token.is_empty())
 }
 

@@ -123,9 +123,11 @@ struct PoolShared {
     /// One LIFO stack per backend member, indexed by member.
     stacks: Mutex<Vec<Vec<PooledConn>>>,
     limits: PoolLimits,
-    /// Wakes the reaper: a checkin may bring an earlier expiry; closing or dropping the pool ends it.
+    /// Wakes the reaper: a checkin into a pool it saw empty, or closing or dropping the pool.
     wake: Arc<Notify>,
     closed: AtomicBool,
+    /// The reaper found no idle connection and waits without a deadline (set under the stacks' lock).
+    reaper_idle: AtomicBool,
     discarded_expired: AtomicU64,
     discarded_closed: AtomicU64,
     reaped: AtomicU64,
@@ -147,6 +149,7 @@ impl UpstreamPool {
             limits,
             wake: wake.clone(),
             closed: AtomicBool::new(false),
+            reaper_idle: AtomicBool::new(false),
             discarded_expired: AtomicU64::new(0),
             discarded_closed: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
@@ -204,11 +207,12 @@ impl UpstreamPool {
             self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        conn.idle_since = Instant::now();
         let refused = {
             let mut stacks = self.shared.lock();
             match stacks.get_mut(conn.member) {
                 Some(stack) if stack.len() < limits.max_idle_per_backend => {
+                    // Stamped under the lock, so every stack stays ordered oldest first.
+                    conn.idle_since = Instant::now();
                     stack.push(conn);
                     None
                 }
@@ -220,7 +224,14 @@ impl UpstreamPool {
                 self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
                 drop(conn);
             }
-            None => self.shared.wake.notify_one(),
+            // Only a reaper waiting with no deadline needs a wake-up: one with a deadline already wakes before
+            // this connection (whose expiry is the latest of all) can expire. Waking it on every checkin would
+            // cost a task switch and a pass over the pool per request.
+            None => {
+                if self.shared.reaper_idle.swap(false, Ordering::AcqRel) {
+                    self.shared.wake.notify_one();
+                }
+            }
         }
     }
 
@@ -257,24 +268,26 @@ impl PoolShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left.
+    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left. With
+    /// none left, marks the reaper idle under the same lock, so the next checkin knows to wake it.
     fn reap_expired(&self, now: Instant) -> Option<Instant> {
         let idle_timeout = self.limits.idle_timeout;
         let mut expired = Vec::new();
         let next_expiry = {
             let mut stacks = self.lock();
             for stack in stacks.iter_mut() {
-                let (keep, old): (Vec<_>, Vec<_>) = std::mem::take(stack)
-                    .into_iter()
-                    .partition(|conn| conn.idle_age(now) < idle_timeout);
-                *stack = keep;
-                expired.extend(old);
+                // Each stack is ordered oldest first (see `checkin`): the expired ones are a prefix.
+                let old = stack.partition_point(|conn| conn.idle_age(now) >= idle_timeout);
+                expired.extend(stack.drain(..old));
             }
-            stacks
+            let next_expiry = stacks
                 .iter()
-                .flatten()
+                .filter_map(|stack| stack.first())
                 .map(|conn| conn.idle_since + idle_timeout)
-                .min()
+                .min();
+            self.reaper_idle
+                .store(next_expiry.is_none(), Ordering::Release);
+            next_expiry
         };
         if !expired.is_empty() {
             tracing::debug!(count = expired.len(), "closing idle upstream connections");

@@ -4,20 +4,21 @@
 //! This module owns counting only; what counts as a request, a retry or a truncation is decided by the proxy
 //! path and the response body.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::StatusCode;
 
 use crate::{Cause, GatewayStats};
 
+/// Status codes are three digits, 100 to 999 ([`StatusCode`] refuses others).
+const STATUS_CODES: usize = 900;
+
 /// Shared, updated by every connection task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Stats {
     requests: AtomicU64,
-    /// Per status code; a short critical section, taken once per response.
-    responses: Mutex<BTreeMap<u16, u64>>,
+    /// Per status code, indexed by `code - 100`: one atomic add per response, no lock shared by connections.
+    responses: Box<[AtomicU64; STATUS_CODES]>,
     /// Indexed by the position of the cause in [`Cause::ALL`].
     causes: [AtomicU64; Cause::ALL.len()],
     upstream_connections: AtomicU64,
@@ -26,17 +27,30 @@ pub(crate) struct Stats {
     truncated_responses: AtomicU64,
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            responses: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            causes: Default::default(),
+            upstream_connections: AtomicU64::new(0),
+            reused_requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            truncated_responses: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Stats {
     pub(crate) fn record_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn record_response(&self, status: StatusCode) {
-        let mut responses = self
-            .responses
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *responses.entry(status.as_u16()).or_default() += 1;
+        let index = usize::from(status.as_u16()).saturating_sub(100);
+        if let Some(count) = self.responses.get(index) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn record_cause(&self, cause: Cause) {
@@ -63,11 +77,11 @@ impl Stats {
 
     /// A consistent-enough copy: each counter is read once, without stopping the gateway.
     pub(crate) fn snapshot(&self) -> GatewayStats {
-        let responses = self
-            .responses
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let responses = (100u16..)
+            .zip(self.responses.iter())
+            .map(|(code, count)| (code, count.load(Ordering::Relaxed)))
+            .filter(|(_, count)| *count > 0)
+            .collect();
         let causes = Cause::ALL
             .iter()
             .zip(&self.causes)
@@ -88,6 +102,8 @@ impl Stats {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -95,11 +111,16 @@ mod tests {
         let stats = Stats::default();
         stats.record_request();
         stats.record_response(StatusCode::BAD_GATEWAY);
+        stats.record_response(StatusCode::CONTINUE);
+        stats.record_response(StatusCode::from_u16(999).unwrap());
         stats.record_cause(Cause::ReusedReset);
         stats.record_cause(Cause::ReusedReset);
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.requests, 1);
-        assert_eq!(snapshot.responses, BTreeMap::from([(502, 1)]));
+        assert_eq!(
+            snapshot.responses,
+            BTreeMap::from([(100, 1), (502, 1), (999, 1)])
+        );
         assert_eq!(snapshot.causes, BTreeMap::from([(Cause::ReusedReset, 2)]));
     }
 }

@@ -195,6 +195,18 @@ async fn the_reaper_closes_an_idle_connection_after_idle_timeout() {
     let stats = gateway.stats();
     assert_eq!(stats.upstream_connections, 2);
     assert_eq!(stats.reused_requests, 0);
+
+    // The reaper found the pool empty and waits without a deadline: the checkin of /2 must wake it.
+    assert_eq!(gateway.pool_stats().idle, 1);
+    tokio::time::pause();
+    tokio::time::advance(idle_timeout).await;
+    let eof = backend
+        .wait_for(|event| matches!(event, Event::Eof(1)))
+        .await;
+    tokio::time::resume();
+    assert_eq!(eof, Event::Eof(1));
+    let pool = gateway.pool_stats();
+    assert_eq!((pool.idle, pool.reaped), (0, 2));
     gateway.stop().await;
 }
 
