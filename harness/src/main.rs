@@ -20,6 +20,10 @@ struct Cli {
     /// Log filter for the tiers' tracing events (e.g. `warn`, `gateway=debug`); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "error")]
     log: String,
+    /// Async worker threads (default: one per CPU). On a machine shared with the load generator and the
+    /// other tiers, fewer threads than CPUs can be faster (nginx: `worker_processes`).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    worker_threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -209,10 +213,11 @@ impl From<PatternArg> for Pattern {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.worker_threads {
+        builder.worker_threads(usize::from(threads));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
