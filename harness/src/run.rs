@@ -1,5 +1,5 @@
 //! One run: stand the chain up (or take an external target), drive the load into it, collect, and build the
-//! result.
+//! result. This process's resources are sampled before the chain starts and after it has stopped.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::collector::{Tally, collect};
 use crate::load::{LoadConfig, LoadPlan, Target, drive};
 use crate::progress::Progress;
+use crate::resources::{Checkpoints, ResourceMonitor, ResourceUsage};
 use crate::result::{RunFacts, RunResult};
 use crate::scenario::Scenario;
 use crate::topology::{Chain, ChainError, ChainStats};
@@ -23,12 +24,14 @@ pub struct RunOptions {
 }
 
 /// Runs `scenario` on a fresh in-process chain. `stop` cuts the load short (Ctrl-C); what was measured until
-/// then is still returned, with `interrupted` set.
+/// then is still returned, with `interrupted` set. The resources' start is sampled before the chain starts and
+/// their end after every tier has stopped, so connections still pooled or idle are closed by then.
 pub async fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     stop: ShutdownSignal,
 ) -> Result<RunResult, ChainError> {
+    let monitor = ResourceMonitor::start();
     let chain = Chain::start(scenario).await?;
     let target = Target {
         addr: chain.front_addr(),
@@ -57,6 +60,7 @@ pub async fn run_scenario(
         name,
         serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
         Some(stats),
+        monitor,
         stop.is_triggered(),
     ))
 }
@@ -69,10 +73,17 @@ pub async fn run_external(
     options: &RunOptions,
     stop: ShutdownSignal,
 ) -> RunResult {
+    let monitor = ResourceMonitor::start();
     let gap = load.gap.unwrap_or(Duration::from_secs(5));
     let measured = measure(name, load, gap, target, options, stop.clone()).await;
     let settings = serde_json::json!({ "target": format!("http://{}{}", target.host, target.path), "load": load });
-    measured.into_result(name.to_owned(), settings, None, stop.is_triggered())
+    measured.into_result(
+        name.to_owned(),
+        settings,
+        None,
+        monitor,
+        stop.is_triggered(),
+    )
 }
 
 /// What the load measured, before the chain's counters are added.
@@ -81,16 +92,21 @@ struct Measured {
     tally: Tally,
     duration_s: f64,
     seed: u64,
+    /// Peaks of the samples taken during the load.
+    peaks: ResourceUsage,
 }
 
 impl Measured {
+    /// The result; `monitor` holds the start sample and takes the end sample now.
     fn into_result(
         self,
         name: String,
         settings: serde_json::Value,
         chain: Option<ChainStats>,
+        mut monitor: ResourceMonitor,
         interrupted: bool,
     ) -> RunResult {
+        monitor.absorb(&self.peaks);
         RunResult::from_facts(RunFacts {
             name,
             settings,
@@ -100,6 +116,7 @@ impl Measured {
             duration_s: self.duration_s,
             seed: self.seed,
             interrupted,
+            resources: monitor.finish(),
         })
     }
 }
@@ -115,15 +132,17 @@ async fn measure(
     let plan = LoadPlan::new(load, default_gap);
     let progress = Progress::new(name, plan.requests, options.quiet);
     let (records_tx, records_rx) = mpsc::channel(4096);
-    let collector = tokio::spawn(collect(records_rx, progress));
+    let checkpoints = Checkpoints::new(plan.requests, plan.duration);
+    let collector = tokio::spawn(collect(records_rx, progress, checkpoints));
     let began = Instant::now();
     let started = drive(&plan, target, records_tx, stop).await;
     let duration_s = began.elapsed().as_secs_f64();
-    let tally = collector.await.unwrap_or_default();
+    let (tally, peaks) = collector.await.unwrap_or_default();
     Measured {
         started,
         tally,
         duration_s,
         seed: load.seed,
+        peaks,
     }
 }

@@ -4,9 +4,11 @@
 //! of a response body.
 //!
 //! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
-//! `service`, the faults' raw socket work in `fault`; the knobs are in `config`.
+//! `service`, the faults' raw socket work in `fault`, the application-error draw in `error_draw`; the knobs are
+//! in `config`.
 
 mod config;
+mod error_draw;
 mod fault;
 mod service;
 
@@ -25,6 +27,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use listener::ServerHandle;
 
+use error_draw::ErrorDraw;
 use service::OriginState;
 
 /// The origin could not start.
@@ -36,6 +39,12 @@ pub enum OriginError {
     /// The configured status is not an HTTP status code (100..=999).
     #[error("origin status {0} is not a valid HTTP status code (100..=999)")]
     Status(u16),
+    /// `error_probability` is not within 0..=1.
+    #[error("origin error_probability {0} is outside 0..=1")]
+    ErrorProbability(f64),
+    /// `error_status` is not an HTTP status code.
+    #[error("origin error_status {0} is not a valid HTTP status code (100..=999)")]
+    ErrorStatus(u16),
 }
 
 /// A running origin.
@@ -54,11 +63,13 @@ impl Origin {
             OriginFault::CloseMidBody => config.body_bytes.max(2),
             _ => config.body_bytes,
         };
+        let errors = ErrorDraw::new(&config)?;
         let state = Arc::new(OriginState {
             latency: config.latency,
             status,
             body: Bytes::from(vec![b'x'; body_len]),
             fault: config.fault,
+            errors,
             served: AtomicU64::new(0),
             probes: AtomicU64::new(0),
         });
@@ -92,6 +103,11 @@ impl Origin {
     /// request is arriving (or subtract with `saturating_sub`).
     pub fn probe_requests(&self) -> u64 {
         self.state.probes.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered with `error_status` because the `error_probability` draw failed them.
+    pub fn errors_injected(&self) -> u64 {
+        self.state.errors.injected()
     }
 
     /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent.
