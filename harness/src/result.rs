@@ -240,3 +240,36 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::R
     std::fs::write(&temporary, text + "\n")?;
     std::fs::rename(&temporary, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_written_before_resources_and_faults_still_parse() {
+        let tally = Tally::new();
+        let result = RunResult::from_facts(RunFacts {
+            name: "old".to_owned(),
+            settings: serde_json::Value::Null,
+            started: 0,
+            tally: &tally,
+            chain: None,
+            duration_s: 1.0,
+            seed: 1,
+            interrupted: false,
+            resources: ResourceUsage {
+                fds_start: 9,
+                ..ResourceUsage::default()
+            },
+        });
+        let mut json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["resources"]["fds_start"], 9);
+        let object = json.as_object_mut().unwrap();
+        object.remove("resources");
+        object.remove("faults_injected");
+        let parsed: RunResult = serde_json::from_value(json).unwrap();
+        assert_eq!(parsed.resources, ResourceUsage::default());
+        assert_eq!(parsed.faults_injected, FaultsInjected::default());
+        assert_eq!(parsed.scenario, "old");
+    }
+}
