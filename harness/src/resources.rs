@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 /// Samples taken during a run: one every tenth of it.
 const DURING_SAMPLES: u32 = 10;
 
+/// How often [`ResourceMonitor::finish_settled`] re-reads the descriptor count while it waits.
+const SETTLE_POLL: Duration = Duration::from_millis(5);
+
+/// The descriptor count has settled once it has not fallen for this long.
+const SETTLE_QUIET: Duration = Duration::from_millis(50);
+
 /// One reading of this process's resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceSample {
@@ -86,13 +92,49 @@ impl ResourceMonitor {
     /// Takes the end sample and returns the figures.
     pub fn finish(mut self) -> ResourceUsage {
         if let Some(sample) = ResourceSample::now() {
-            self.add(sample);
-            if self.started {
-                self.usage.rss_kib_end = sample.rss_kib;
-                self.usage.fds_end = sample.fds;
-            }
+            self.end(sample);
         }
         self.usage
+    }
+
+    /// Takes the end sample once the descriptor count has settled: back to the start, or no longer falling for
+    /// [`SETTLE_QUIET`], or after `within`, whichever comes first. Tiers that stop without joining their
+    /// connection tasks (the gateway's pooled upstream connections close in tasks of their own once the pool is
+    /// dropped) close those sockets a moment after `stop` returns; a descriptor still open once the count has
+    /// settled is reported, so a leak shows.
+    pub async fn finish_settled(mut self, within: Duration) -> ResourceUsage {
+        let deadline = tokio::time::Instant::now() + within;
+        let Some(mut last) = ResourceSample::now() else {
+            return self.usage;
+        };
+        let mut quiet_since = tokio::time::Instant::now();
+        loop {
+            let now = tokio::time::Instant::now();
+            if last.fds <= self.usage.fds_start
+                || now >= deadline
+                || now.duration_since(quiet_since) >= SETTLE_QUIET
+            {
+                self.end(last);
+                return self.usage;
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+            let Some(sample) = ResourceSample::now() else {
+                self.end(last);
+                return self.usage;
+            };
+            if sample.fds < last.fds {
+                quiet_since = tokio::time::Instant::now();
+            }
+            last = sample;
+        }
+    }
+
+    fn end(&mut self, sample: ResourceSample) {
+        self.add(sample);
+        if self.started {
+            self.usage.rss_kib_end = sample.rss_kib;
+            self.usage.fds_end = sample.fds;
+        }
     }
 
     /// Folds the peaks of `other` (samples taken elsewhere during the same run) into this monitor.

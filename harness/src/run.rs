@@ -3,6 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+/// The longest the end sample waits for sockets closed by detached tasks (see
+/// [`ResourceMonitor::finish_settled`]).
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
+
 use listener::ShutdownSignal;
 use tokio::sync::mpsc;
 
@@ -56,11 +60,12 @@ pub async fn run_scenario(
     .await;
     let stats = chain.stats();
     chain.stop().await;
+    let resources = measured.resources(monitor).await;
     Ok(measured.into_result(
         name,
         serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
         Some(stats),
-        monitor,
+        resources,
         stop.is_triggered(),
     ))
 }
@@ -73,15 +78,18 @@ pub async fn run_external(
     options: &RunOptions,
     stop: ShutdownSignal,
 ) -> RunResult {
-    let monitor = ResourceMonitor::start();
+    let mut monitor = ResourceMonitor::start();
     let gap = load.gap.unwrap_or(Duration::from_secs(5));
     let measured = measure(name, load, gap, target, options, stop.clone()).await;
     let settings = serde_json::json!({ "target": format!("http://{}{}", target.host, target.path), "load": load });
+    // The target is not ours to stop: its sockets are whatever it keeps, so the end is read at once.
+    monitor.absorb(&measured.peaks);
+    let resources = monitor.finish();
     measured.into_result(
         name.to_owned(),
         settings,
         None,
-        monitor,
+        resources,
         stop.is_triggered(),
     )
 }
@@ -97,16 +105,21 @@ struct Measured {
 }
 
 impl Measured {
-    /// The result; `monitor` holds the start sample and takes the end sample now.
+    /// The run's resources: `monitor` holds the start sample; the peaks of the load are folded in and the end
+    /// is sampled once the sockets have settled.
+    async fn resources(&self, mut monitor: ResourceMonitor) -> ResourceUsage {
+        monitor.absorb(&self.peaks);
+        monitor.finish_settled(SETTLE_WITHIN).await
+    }
+
     fn into_result(
         self,
         name: String,
         settings: serde_json::Value,
         chain: Option<ChainStats>,
-        mut monitor: ResourceMonitor,
+        resources: ResourceUsage,
         interrupted: bool,
     ) -> RunResult {
-        monitor.absorb(&self.peaks);
         RunResult::from_facts(RunFacts {
             name,
             settings,
@@ -116,7 +129,7 @@ impl Measured {
             duration_s: self.duration_s,
             seed: self.seed,
             interrupted,
-            resources: monitor.finish(),
+            resources,
         })
     }
 }

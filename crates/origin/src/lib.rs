@@ -30,6 +30,10 @@ use listener::ServerHandle;
 use error_draw::ErrorDraw;
 use service::OriginState;
 
+/// How long [`Origin::stop`] waits, on top of the latency, for connection tasks to end: longer than a normal
+/// connection's shutdown grace and a faulty one's linger, each 1 s.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The origin could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OriginError {
@@ -110,9 +114,19 @@ impl Origin {
         self.state.errors.injected()
     }
 
-    /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent.
+    /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent. Returns
+    /// once every connection task has ended (its socket closed), or after a bounded grace: the latency plus the
+    /// longest a connection may linger after shutdown.
     pub async fn stop(self) {
-        self.server.stop().await;
+        let grace = self.state.latency + STOP_GRACE;
+        let live = self.server.drain(grace).await;
+        if live > 0 {
+            tracing::debug!(
+                live,
+                ?grace,
+                "origin stopped with connections still closing"
+            );
+        }
         tracing::info!(
             served = self.state.served.load(Ordering::Relaxed),
             "origin stopped"
