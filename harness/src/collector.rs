@@ -1,5 +1,5 @@
 //! The one collector: receives every record, aggregates counts and the latency histogram, drives the progress
-//! bar. Nothing else aggregates, so the totals reconcile by construction.
+//! bar and the resource checkpoints. Nothing else aggregates, so the totals reconcile by construction.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::progress::Progress;
 use crate::record::{ClientError, Outcome, Record};
+use crate::resources::{Checkpoints, ResourceUsage};
 
 /// Everything measured on the client side of one run.
 #[derive(Debug, Clone)]
@@ -88,13 +89,19 @@ fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-/// Receives records until every sender is gone.
-pub async fn collect(mut records: mpsc::Receiver<Record>, mut progress: Progress) -> Tally {
+/// Receives records until every sender is gone; samples this process's resources at each checkpoint and
+/// returns their peaks with the tally.
+pub async fn collect(
+    mut records: mpsc::Receiver<Record>,
+    mut progress: Progress,
+    mut checkpoints: Checkpoints,
+) -> (Tally, ResourceUsage) {
     let mut tally = Tally::new();
     while let Some(record) = records.recv().await {
         tally.add(&record);
         progress.tick(&tally);
+        checkpoints.record(tally.records);
     }
     progress.finish();
-    tally
+    (tally, checkpoints.peaks())
 }

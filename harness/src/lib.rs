@@ -12,6 +12,7 @@ pub mod progress;
 pub mod real;
 pub mod record;
 pub mod report;
+pub mod resources;
 pub mod result;
 pub mod run;
 pub mod scenario;

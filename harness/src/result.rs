@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::collector::Tally;
 use crate::record::ClientError;
+use crate::resources::ResourceUsage;
 
 /// Latency percentiles in milliseconds, from the HDR histogram.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -72,9 +73,33 @@ pub struct RunResult {
     /// Idle connections the back proxy closed on its keep-alive timeout.
     #[serde(default)]
     pub back_keepalive_timeouts: u64,
+    /// Faults the chain injected on purpose, as its tiers counted them.
+    #[serde(default)]
+    pub faults_injected: FaultsInjected,
+    /// This process's resident memory and open file descriptors: before the chain started, at their peak
+    /// during the run, and after the chain stopped.
+    #[serde(default)]
+    pub resources: ResourceUsage,
     /// For a cell of `compare`: the varied keys and their values in this cell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cell: BTreeMap<String, String>,
+}
+
+/// Faults injected by the chain's tiers, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultsInjected {
+    /// Connections a fault link reset on purpose (`reset_probability`), both links together.
+    pub link_resets: u64,
+    /// Requests the origin failed with its `error_status` (`error_probability`).
+    pub origin_errors: u64,
+}
+
+impl FaultsInjected {
+    /// Whether any fault was injected.
+    pub fn any(&self) -> bool {
+        self.link_resets > 0 || self.origin_errors > 0
+    }
 }
 
 /// Everything a [`RunResult`] is made from.
@@ -95,6 +120,8 @@ pub struct RunFacts<'a> {
     pub seed: u64,
     /// Cut short.
     pub interrupted: bool,
+    /// This process's resources over the run.
+    pub resources: ResourceUsage,
 }
 
 impl RunResult {
@@ -158,6 +185,11 @@ impl RunResult {
             origin_probe_requests: chain.origin_probe_requests,
             truncated_responses: chain.gateway.truncated_responses,
             back_keepalive_timeouts: chain.back.keepalive_timeouts,
+            faults_injected: FaultsInjected {
+                link_resets: chain.link_resets(),
+                origin_errors: chain.origin_errors,
+            },
+            resources: facts.resources,
             cell: BTreeMap::new(),
         }
     }
@@ -207,4 +239,37 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::R
     let temporary = std::path::PathBuf::from(temporary);
     std::fs::write(&temporary, text + "\n")?;
     std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_written_before_resources_and_faults_still_parse() {
+        let tally = Tally::new();
+        let result = RunResult::from_facts(RunFacts {
+            name: "old".to_owned(),
+            settings: serde_json::Value::Null,
+            started: 0,
+            tally: &tally,
+            chain: None,
+            duration_s: 1.0,
+            seed: 1,
+            interrupted: false,
+            resources: ResourceUsage {
+                fds_start: 9,
+                ..ResourceUsage::default()
+            },
+        });
+        let mut json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["resources"]["fds_start"], 9);
+        let object = json.as_object_mut().unwrap();
+        object.remove("resources");
+        object.remove("faults_injected");
+        let parsed: RunResult = serde_json::from_value(json).unwrap();
+        assert_eq!(parsed.resources, ResourceUsage::default());
+        assert_eq!(parsed.faults_injected, FaultsInjected::default());
+        assert_eq!(parsed.scenario, "old");
+    }
 }

@@ -1,7 +1,11 @@
 //! One run: stand the chain up (or take an external target), drive the load into it, collect, and build the
-//! result.
+//! result. This process's resources are sampled before the chain starts and after it has stopped.
 
 use std::time::{Duration, Instant};
+
+/// The longest the end sample waits for sockets closed by detached tasks (see
+/// [`ResourceMonitor::finish_settled`]).
+const SETTLE_WITHIN: Duration = Duration::from_secs(1);
 
 use listener::ShutdownSignal;
 use tokio::sync::mpsc;
@@ -9,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::collector::{Tally, collect};
 use crate::load::{LoadConfig, LoadPlan, Target, drive};
 use crate::progress::Progress;
+use crate::resources::{Checkpoints, ResourceMonitor, ResourceUsage};
 use crate::result::{RunFacts, RunResult};
 use crate::scenario::Scenario;
 use crate::topology::{Chain, ChainError, ChainStats};
@@ -23,12 +28,14 @@ pub struct RunOptions {
 }
 
 /// Runs `scenario` on a fresh in-process chain. `stop` cuts the load short (Ctrl-C); what was measured until
-/// then is still returned, with `interrupted` set.
+/// then is still returned, with `interrupted` set. The resources' start is sampled before the chain starts and
+/// their end after every tier has stopped, so connections still pooled or idle are closed by then.
 pub async fn run_scenario(
     scenario: &Scenario,
     options: &RunOptions,
     stop: ShutdownSignal,
 ) -> Result<RunResult, ChainError> {
+    let monitor = ResourceMonitor::start();
     let chain = Chain::start(scenario).await?;
     let target = Target {
         addr: chain.front_addr(),
@@ -53,10 +60,12 @@ pub async fn run_scenario(
     .await;
     let stats = chain.stats();
     chain.stop().await;
+    let resources = measured.resources(monitor).await;
     Ok(measured.into_result(
         name,
         serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
         Some(stats),
+        resources,
         stop.is_triggered(),
     ))
 }
@@ -69,10 +78,20 @@ pub async fn run_external(
     options: &RunOptions,
     stop: ShutdownSignal,
 ) -> RunResult {
+    let mut monitor = ResourceMonitor::start();
     let gap = load.gap.unwrap_or(Duration::from_secs(5));
     let measured = measure(name, load, gap, target, options, stop.clone()).await;
     let settings = serde_json::json!({ "target": format!("http://{}{}", target.host, target.path), "load": load });
-    measured.into_result(name.to_owned(), settings, None, stop.is_triggered())
+    // The target is not ours to stop: its sockets are whatever it keeps, so the end is read at once.
+    monitor.absorb(&measured.peaks);
+    let resources = monitor.finish();
+    measured.into_result(
+        name.to_owned(),
+        settings,
+        None,
+        resources,
+        stop.is_triggered(),
+    )
 }
 
 /// What the load measured, before the chain's counters are added.
@@ -81,14 +100,24 @@ struct Measured {
     tally: Tally,
     duration_s: f64,
     seed: u64,
+    /// Peaks of the samples taken during the load.
+    peaks: ResourceUsage,
 }
 
 impl Measured {
+    /// The run's resources: `monitor` holds the start sample; the peaks of the load are folded in and the end
+    /// is sampled once the sockets have settled.
+    async fn resources(&self, mut monitor: ResourceMonitor) -> ResourceUsage {
+        monitor.absorb(&self.peaks);
+        monitor.finish_settled(SETTLE_WITHIN).await
+    }
+
     fn into_result(
         self,
         name: String,
         settings: serde_json::Value,
         chain: Option<ChainStats>,
+        resources: ResourceUsage,
         interrupted: bool,
     ) -> RunResult {
         RunResult::from_facts(RunFacts {
@@ -100,6 +129,7 @@ impl Measured {
             duration_s: self.duration_s,
             seed: self.seed,
             interrupted,
+            resources,
         })
     }
 }
@@ -115,15 +145,17 @@ async fn measure(
     let plan = LoadPlan::new(load, default_gap);
     let progress = Progress::new(name, plan.requests, options.quiet);
     let (records_tx, records_rx) = mpsc::channel(4096);
-    let collector = tokio::spawn(collect(records_rx, progress));
+    let checkpoints = Checkpoints::new(plan.requests, plan.duration);
+    let collector = tokio::spawn(collect(records_rx, progress, checkpoints));
     let began = Instant::now();
     let started = drive(&plan, target, records_tx, stop).await;
     let duration_s = began.elapsed().as_secs_f64();
-    let tally = collector.await.unwrap_or_default();
+    let (tally, peaks) = collector.await.unwrap_or_default();
     Measured {
         started,
         tally,
         duration_s,
         seed: load.seed,
+        peaks,
     }
 }

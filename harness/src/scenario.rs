@@ -224,6 +224,18 @@ impl Scenario {
                 self.origin.status
             )));
         }
+        if !(100..=999).contains(&self.origin.error_status) {
+            return Err(invalid(format!(
+                "origin.error_status = {} is not an HTTP status",
+                self.origin.error_status
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.origin.error_probability) {
+            return Err(invalid(format!(
+                "origin.error_probability = {} is outside 0..=1",
+                self.origin.error_probability
+            )));
+        }
         if self.back.keepalive && self.back.keepalive_timeout.is_zero() {
             return Err(invalid(
                 "back.keepalive_timeout = 0s with keepalive on; use keepalive = false".to_owned(),

@@ -62,8 +62,23 @@ pub struct ChainStats {
     pub origin_requests: u64,
     /// Of those, the gateway's health probes.
     pub origin_probe_requests: u64,
+    /// Requests the origin failed with its `error_status` (`origin.error_probability`).
+    pub origin_errors: u64,
     /// The front–back link's.
     pub front_back: Option<LinkStats>,
+    /// The back–origin link's.
+    pub back_origin: Option<LinkStats>,
+}
+
+impl ChainStats {
+    /// Connections the links reset on purpose, both links together.
+    pub fn link_resets(&self) -> u64 {
+        [self.front_back, self.back_origin]
+            .iter()
+            .flatten()
+            .map(|link| link.resets_injected)
+            .sum()
+    }
 }
 
 fn loopback() -> SocketAddr {
@@ -135,7 +150,9 @@ impl Chain {
                 .unwrap_or_default(),
             origin_requests: self.origin.requests_served(),
             origin_probe_requests: self.origin.probe_requests(),
+            origin_errors: self.origin.errors_injected(),
             front_back: self.front_back.as_ref().map(Link::stats),
+            back_origin: self.back_origin.as_ref().map(Link::stats),
         }
     }
 

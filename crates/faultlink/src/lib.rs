@@ -30,6 +30,9 @@ use fault::FaultPlan;
 use stats::Counters;
 use syn_drop::SynDropper;
 
+/// The longest [`Link::stop`] waits for relay tasks to end after the shutdown fires.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The link could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -116,10 +119,16 @@ impl Link {
     }
 
     /// Stops accepting and tears down relayed connections; with `drop_syn`, closes the filler connections and
-    /// the listening socket. Either way the port is free afterwards.
+    /// the listening socket. Either way the port is free afterwards. Returns once every relay task has ended
+    /// (both its sockets closed), or after [`STOP_GRACE`]; relays end as soon as they see the shutdown.
     pub async fn stop(self) {
         match self.front {
-            Front::Relay(server) => server.stop().await,
+            Front::Relay(server) => {
+                let live = server.drain(STOP_GRACE).await;
+                if live > 0 {
+                    tracing::debug!(live, "link stopped with relays still closing");
+                }
+            }
             Front::DropSyn(dropper) => dropper.stop(),
         }
         tracing::info!(stats = ?self.shared.counters.snapshot(), "link stopped");

@@ -17,6 +17,16 @@ pub struct OriginConfig {
     pub status: u16,
     /// What goes wrong on the wire instead of (or in the middle of) a normal answer. Default `none`.
     pub fault: OriginFault,
+    /// Probability, per request, that the application fails it: the answer carries `error_status` instead of
+    /// `status` (same body, keep-alive kept), as an application that throws now and then. Drawn only for
+    /// normal answers (`fault = "none"`) and never for the gateway's health probes, so the error rate does not
+    /// mark members unhealthy. Must be within 0..=1. Default 0.
+    pub error_probability: f64,
+    /// The status of a failed request (see `error_probability`). Default 500.
+    pub error_status: u16,
+    /// Seed of the `error_probability` draw, one draw per request in arrival order, so a run can be repeated.
+    /// Default 1.
+    pub seed: u64,
 }
 
 /// A broken origin, as `fault = "..."` in a scenario: what the origin puts on the wire for every request.
@@ -54,6 +64,9 @@ impl Default for OriginConfig {
             body_bytes: 64,
             status: 200,
             fault: OriginFault::None,
+            error_probability: 0.0,
+            error_status: 500,
+            seed: 1,
         }
     }
 }

@@ -4,9 +4,11 @@
 //! of a response body.
 //!
 //! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
-//! `service`, the faults' raw socket work in `fault`; the knobs are in `config`.
+//! `service`, the faults' raw socket work in `fault`, the application-error draw in `error_draw`; the knobs are
+//! in `config`.
 
 mod config;
+mod error_draw;
 mod fault;
 mod service;
 
@@ -25,7 +27,12 @@ use bytes::Bytes;
 use http::StatusCode;
 use listener::ServerHandle;
 
+use error_draw::ErrorDraw;
 use service::OriginState;
+
+/// How long [`Origin::stop`] waits, on top of the latency, for connection tasks to end: longer than a normal
+/// connection's shutdown grace and a faulty one's linger, each 1 s.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The origin could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +43,12 @@ pub enum OriginError {
     /// The configured status is not an HTTP status code (100..=999).
     #[error("origin status {0} is not a valid HTTP status code (100..=999)")]
     Status(u16),
+    /// `error_probability` is not within 0..=1.
+    #[error("origin error_probability {0} is outside 0..=1")]
+    ErrorProbability(f64),
+    /// `error_status` is not an HTTP status code.
+    #[error("origin error_status {0} is not a valid HTTP status code (100..=999)")]
+    ErrorStatus(u16),
 }
 
 /// A running origin.
@@ -54,11 +67,13 @@ impl Origin {
             OriginFault::CloseMidBody => config.body_bytes.max(2),
             _ => config.body_bytes,
         };
+        let errors = ErrorDraw::new(&config)?;
         let state = Arc::new(OriginState {
             latency: config.latency,
             status,
             body: Bytes::from(vec![b'x'; body_len]),
             fault: config.fault,
+            errors,
             served: AtomicU64::new(0),
             probes: AtomicU64::new(0),
         });
@@ -94,9 +109,24 @@ impl Origin {
         self.state.probes.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent.
+    /// Requests answered with `error_status` because the `error_probability` draw failed them.
+    pub fn errors_injected(&self) -> u64 {
+        self.state.errors.injected()
+    }
+
+    /// Stops accepting and closes connections: idle ones at once, busy ones once their response is sent. Returns
+    /// once every connection task has ended (its socket closed), or after a bounded grace: the latency plus the
+    /// longest a connection may linger after shutdown.
     pub async fn stop(self) {
-        self.server.stop().await;
+        let grace = self.state.latency + STOP_GRACE;
+        let live = self.server.drain(grace).await;
+        if live > 0 {
+            tracing::debug!(
+                live,
+                ?grace,
+                "origin stopped with connections still closing"
+            );
+        }
         tracing::info!(
             served = self.state.served.load(Ordering::Relaxed),
             "origin stopped"

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
 use tokio::net::TcpStream;
 
+use crate::error_draw::ErrorDraw;
 use crate::{OriginFault, PROBE_USER_AGENT, fault};
 
 /// The response header carrying the origin's 1-based request number.
@@ -34,6 +35,8 @@ pub(crate) struct OriginState {
     /// Built once; every response clones the handle, not the bytes.
     pub(crate) body: Bytes,
     pub(crate) fault: OriginFault,
+    /// The application-error draw (`error_probability`).
+    pub(crate) errors: ErrorDraw,
     pub(crate) served: AtomicU64,
     /// The part of `served` sent by the gateway's health probe.
     pub(crate) probes: AtomicU64,
@@ -86,7 +89,8 @@ pub(crate) async fn serve_connection(
     }
 }
 
-/// Drains the request body, waits the latency, then answers with the configured status and body.
+/// Drains the request body, waits the latency, then answers with the configured status and body (or, when the
+/// error draw fails a non-probe request, the error status).
 async fn answer(
     request: Request<Incoming>,
     state: Arc<OriginState>,
@@ -100,7 +104,8 @@ async fn answer(
     tokio::time::sleep(state.latency).await;
     let number = state.count_request(probe);
     let mut response = Response::new(Full::new(state.body.clone()));
-    *response.status_mut() = state.status;
+    let failed = if probe { None } else { state.errors.draw() };
+    *response.status_mut() = failed.unwrap_or(state.status);
     response
         .headers_mut()
         .insert(REQUEST_NUMBER_HEADER, HeaderValue::from(number));

@@ -59,6 +59,65 @@ async fn answers_with_the_configured_status_and_body_size() {
     origin.stop().await;
 }
 
+/// Sends `count` GETs on one keep-alive connection and returns their statuses.
+async fn statuses_of(origin: &Origin, count: usize) -> Vec<StatusCode> {
+    let (mut sender, _connection) = connect(origin).await;
+    let mut statuses = Vec::with_capacity(count);
+    for _ in 0..count {
+        sender.ready().await.unwrap();
+        let response = sender.send_request(get()).await.unwrap();
+        statuses.push(response.status());
+        response.into_body().collect().await.unwrap();
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn fails_a_seeded_fraction_of_requests_with_the_error_status_and_keeps_the_connection() {
+    let config = OriginConfig {
+        error_probability: 0.2,
+        error_status: 503,
+        seed: 11,
+        ..OriginConfig::default()
+    };
+    let origin = start(config.clone()).await;
+    let statuses = statuses_of(&origin, 300).await;
+    let failed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count() as u64;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count() as u64;
+    assert_eq!(failed + ok, 300, "only 200 and 503: {statuses:?}");
+    assert_eq!(origin.errors_injected(), failed);
+    assert_eq!(origin.requests_served(), 300);
+    // 300 draws at 0.2: mean 60, standard deviation about 7.
+    assert!((25..=95).contains(&failed), "{failed} errors");
+    origin.stop().await;
+    // The same seed fails the same requests.
+    let again = start(config).await;
+    assert_eq!(statuses_of(&again, 300).await, statuses);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn rejects_an_error_probability_outside_zero_to_one() {
+    let error = Origin::start(
+        "127.0.0.1:0".parse().unwrap(),
+        OriginConfig {
+            error_probability: 1.5,
+            ..OriginConfig::default()
+        },
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(matches!(error, OriginError::ErrorProbability(_)));
+    assert!(
+        error.to_string().contains("error_probability 1.5"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn waits_the_latency_before_answering() {
     let latency = Duration::from_millis(150);

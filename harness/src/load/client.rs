@@ -28,9 +28,14 @@ pub struct Target {
     pub timeout: Duration,
 }
 
+/// How long [`ClientConnection::close`] waits for the connection task to end once the sender is gone.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// A client connection that reconnects after any failure.
 pub struct ClientConnection {
     sender: Option<http1::SendRequest<Empty<Bytes>>>,
+    /// The task driving the current connection; it ends (and closes the socket) once `sender` is dropped.
+    task: Option<tokio::task::JoinHandle<()>>,
     requests_on_connection: u64,
 }
 
@@ -45,6 +50,7 @@ impl ClientConnection {
     pub fn new() -> Self {
         Self {
             sender: None,
+            task: None,
             requests_on_connection: 0,
         }
     }
@@ -73,12 +79,27 @@ impl ClientConnection {
 
     fn drop_connection(&mut self) {
         self.sender = None;
+        // The task ends by itself now that its sender is gone (or it already failed).
+        self.task = None;
         self.requests_on_connection = 0;
+    }
+
+    /// Closes the connection and waits (bounded) until its socket is closed, so a run ends without client
+    /// sockets still open.
+    pub async fn close(mut self) {
+        self.sender = None;
+        if let Some(task) = self.task.take()
+            && tokio::time::timeout(CLOSE_GRACE, task).await.is_err()
+        {
+            tracing::debug!("client connection still open after its close grace");
+        }
     }
 
     async fn exchange(&mut self, target: &Target) -> Result<Outcome, ClientError> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            self.sender = Some(connect(target.addr).await?);
+            let (sender, task) = connect(target.addr).await?;
+            self.sender = Some(sender);
+            self.task = Some(task);
             self.requests_on_connection = 0;
         }
         let Some(sender) = self.sender.as_mut() else {
@@ -118,7 +139,16 @@ impl ClientConnection {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<http1::SendRequest<Empty<Bytes>>, ClientError> {
+/// A new connection's sender and the task that drives it.
+async fn connect(
+    addr: SocketAddr,
+) -> Result<
+    (
+        http1::SendRequest<Empty<Bytes>>,
+        tokio::task::JoinHandle<()>,
+    ),
+    ClientError,
+> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|_| ClientError::Connect)?;
@@ -126,12 +156,12 @@ async fn connect(addr: SocketAddr) -> Result<http1::SendRequest<Empty<Bytes>>, C
     let (sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|_| ClientError::Connect)?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "client connection ended");
         }
     });
-    Ok(sender)
+    Ok((sender, task))
 }
 
 /// A reset anywhere in the error chain is a reset; any other failure without a response is a close.

@@ -104,6 +104,12 @@ struct Worker {
 impl Worker {
     async fn run(mut self) {
         let mut connection = ClientConnection::new();
+        self.send_all(&mut connection).await;
+        connection.close().await;
+    }
+
+    /// Sends until the budget is spent, the deadline passes or the run is stopped.
+    async fn send_all(&mut self, connection: &mut ClientConnection) {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
         loop {

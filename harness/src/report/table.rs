@@ -51,6 +51,21 @@ pub fn run_table(result: &RunResult) -> String {
         result.reused_upstream_requests,
         result.retries
     );
+    if result.faults_injected.any() {
+        let _ = writeln!(
+            out,
+            "  faults injected link resets {}   origin errors {}",
+            result.faults_injected.link_resets, result.faults_injected.origin_errors
+        );
+    }
+    let r = result.resources;
+    if r.sampled() {
+        let _ = writeln!(
+            out,
+            "  resources       RSS {} / {} / {} KiB   fds {} / {} / {}   (start / peak / end)",
+            r.rss_kib_start, r.rss_kib_peak, r.rss_kib_end, r.fds_start, r.fds_peak, r.fds_end
+        );
+    }
     if result.unaccounted != 0 {
         let _ = writeln!(out, "  UNACCOUNTED     {}", result.unaccounted);
     }
