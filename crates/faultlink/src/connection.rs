@@ -98,9 +98,21 @@ async fn relay_to_upstream(
     let teardown = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();
-        let toward_upstream =
-            relay::pump(client_read, server_write, link.latency, reset_on_first_data);
-        let toward_client = relay::pump(server_read, client_write, link.latency, false);
+        let (client_broken, server_broken) = (relay::Broken::default(), relay::Broken::default());
+        let toward_upstream = relay::pump(
+            client_read,
+            server_write,
+            link.latency,
+            reset_on_first_data,
+            (&client_broken, &server_broken),
+        );
+        let toward_client = relay::pump(
+            server_read,
+            client_write,
+            link.latency,
+            false,
+            (&server_broken, &client_broken),
+        );
         drive(toward_upstream, toward_client, link.latency, shutdown).await
     };
     tracing::debug!(%peer, ?teardown, "link connection over");

@@ -15,6 +15,7 @@
 //! without the link.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -61,21 +62,42 @@ enum ReadEnd {
     InjectReset,
 }
 
+/// Which sockets of a connection a write found broken, shared by its two pumps.
+///
+/// Linux reports an RST once: when a write to a socket takes the error (ECONNRESET or EPIPE), the next read
+/// of that socket returns 0 as if the peer had sent a FIN. The pump reading that socket must relay an RST
+/// then, not a FIN, or the far end would see a polite close where the near end reset.
+#[derive(Debug, Default)]
+pub(crate) struct Broken(AtomicBool);
+
+impl Broken {
+    fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Relays `source` to `destination` with `latency` until the source's FIN or RST has been delivered, writing
-/// fails, or (if `reset_on_first_data`) the source sends its first bytes.
+/// fails, or (if `reset_on_first_data`) the source sends its first bytes. `source_broken` is marked by the
+/// opposite pump when its write to the source's socket failed; this pump marks `destination_broken` when its
+/// write fails.
 pub(crate) async fn pump<R, W>(
     source: R,
     destination: W,
     latency: Duration,
     reset_on_first_data: bool,
+    (source_broken, destination_broken): (&Broken, &Broken),
 ) -> PumpEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let (queue, events) = mpsc::unbounded_channel();
-    let reader = read_side(source, queue, latency, reset_on_first_data);
-    let writer = write_side(destination, events);
+    let reader = read_side(source, queue, latency, reset_on_first_data, source_broken);
+    let writer = write_side(destination, events, destination_broken);
     tokio::pin!(reader, writer);
     tokio::select! {
         biased;
@@ -92,6 +114,7 @@ async fn read_side<R>(
     queue: mpsc::UnboundedSender<(Instant, Event)>,
     latency: Duration,
     reset_on_first_data: bool,
+    source_broken: &Broken,
 ) -> ReadEnd
 where
     R: AsyncRead + Unpin,
@@ -102,6 +125,7 @@ where
     let mut buffer = vec![0u8; CHUNK_BYTES];
     loop {
         let (event, last) = match source.read(&mut buffer).await {
+            Ok(0) if source_broken.is_marked() => (Event::Reset, true),
             Ok(0) => (Event::Fin, true),
             Ok(_) if reset_on_first_data => return ReadEnd::InjectReset,
             Ok(read) => {
@@ -125,6 +149,7 @@ where
 async fn write_side<W>(
     mut destination: W,
     mut events: mpsc::UnboundedReceiver<(Instant, Event)>,
+    destination_broken: &Broken,
 ) -> PumpEnd
 where
     W: AsyncWrite + Unpin,
@@ -137,6 +162,7 @@ where
             Event::Data(bytes, permit) => {
                 if let Err(error) = destination.write_all(&bytes).await {
                     tracing::trace!(%error, "relay destination write failed");
+                    destination_broken.mark();
                     return PumpEnd::DestinationFailed;
                 }
                 drop(permit);
@@ -146,6 +172,7 @@ where
                     Ok(()) => PumpEnd::Finished,
                     Err(error) => {
                         tracing::trace!(%error, "relay destination shutdown failed");
+                        destination_broken.mark();
                         PumpEnd::DestinationFailed
                     }
                 };

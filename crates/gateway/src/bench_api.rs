@@ -79,6 +79,7 @@ pub fn classify_send_error(error: &hyper::Error, reused: bool, response_bytes: b
         AttemptFacts {
             reused,
             response_bytes,
+            socket_reset: false,
         },
     )
 }
@@ -90,6 +91,7 @@ pub fn classify_chain(error: &(dyn Error + 'static), reused: bool, response_byte
         AttemptFacts {
             reused,
             response_bytes,
+            socket_reset: false,
         },
     )
 }

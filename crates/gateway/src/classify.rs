@@ -20,6 +20,7 @@ use std::error::Error;
 use std::io;
 
 use crate::Cause;
+use crate::upstream_conn::is_reset;
 
 /// Why one exchange (request written → response head read) failed.
 #[derive(Debug)]
@@ -37,6 +38,8 @@ pub(crate) struct AttemptFacts {
     pub(crate) reused: bool,
     /// At least one byte arrived on the connection after the request was handed to hyper.
     pub(crate) response_bytes: bool,
+    /// A read or write on the connection's socket failed with a reset, whatever error hyper passed on.
+    pub(crate) socket_reset: bool,
 }
 
 /// The cause of a failed exchange.
@@ -59,19 +62,13 @@ pub(crate) fn classify_hyper(error: &hyper::Error, facts: AttemptFacts) -> Cause
 }
 
 /// The cause of any error once hyper-specific kinds are ruled out: bytes arrived → the head was unusable;
-/// otherwise an RST in the source chain → reset, anything else (EOF, canceled, closed) → closed.
+/// otherwise an RST in the source chain or seen by the socket → reset, anything else (EOF, canceled, closed) →
+/// closed.
 pub(crate) fn classify_error(error: &(dyn Error + 'static), facts: AttemptFacts) -> Cause {
     if facts.response_bytes {
         return Cause::InvalidResponse;
     }
-    let reset = matches!(
-        io_error_kind(error),
-        Some(
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-        )
-    );
+    let reset = facts.socket_reset || io_error_kind(error).is_some_and(is_reset);
     match (facts.reused, reset) {
         (true, true) => Cause::ReusedReset,
         (true, false) => Cause::ReusedClosed,
@@ -116,10 +113,12 @@ mod tests {
     const REUSED: AttemptFacts = AttemptFacts {
         reused: true,
         response_bytes: false,
+        socket_reset: false,
     };
     const FRESH: AttemptFacts = AttemptFacts {
         reused: false,
         response_bytes: false,
+        socket_reset: false,
     };
 
     #[test]
@@ -149,6 +148,7 @@ mod tests {
         let facts = AttemptFacts {
             reused: true,
             response_bytes: true,
+            socket_reset: false,
         };
         let reset = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(classify_error(&reset, facts), Cause::InvalidResponse);
@@ -160,5 +160,20 @@ mod tests {
             classify(&SendError::Timeout, REUSED),
             Cause::ResponseTimeout
         );
+    }
+
+    #[test]
+    fn a_reset_the_socket_saw_wins_over_an_error_without_its_source() {
+        // hyper's "connection closed before message completed" after the write met the RST.
+        let closed = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed before message completed",
+        );
+        let facts = AttemptFacts {
+            socket_reset: true,
+            ..REUSED
+        };
+        assert_eq!(classify_error(&closed, facts), Cause::ReusedReset);
+        assert_eq!(classify_error(&closed, REUSED), Cause::ReusedClosed);
     }
 }

@@ -230,6 +230,7 @@ impl Proxy {
         let facts = AttemptFacts {
             reused: usage.reused(),
             response_bytes: conn.conn.bytes_read() > bytes_before,
+            socket_reset: conn.conn.saw_reset(),
         };
         Err(Failure {
             cause: classify(&error, facts),
@@ -323,10 +324,9 @@ impl BufferedRequest {
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.headers_mut() = self.headers.clone();
-        if let (Entry::Vacant(slot), Ok(host)) = (
-            request.headers_mut().entry(HOST),
-            HeaderValue::from_str(&member.label),
-        ) {
+        if let Entry::Vacant(slot) = request.headers_mut().entry(HOST)
+            && let Ok(host) = HeaderValue::from_str(&member.label)
+        {
             slot.insert(host);
         }
         request

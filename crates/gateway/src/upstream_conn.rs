@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +41,7 @@ pub(crate) struct UpstreamConn {
     pub(crate) created_at: Instant,
     sender: http1::SendRequest<Full<Bytes>>,
     bytes_read: Arc<AtomicU64>,
+    saw_reset: Arc<AtomicBool>,
     driver: AbortHandle,
 }
 
@@ -48,6 +49,16 @@ impl UpstreamConn {
     /// Bytes received from the backend on this connection so far.
     pub(crate) fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Acquire)
+    }
+
+    /// True once a read or a write on the socket failed with a reset (ECONNRESET, EPIPE, ECONNABORTED).
+    ///
+    /// hyper does not always carry that error to the request that fails: when the RST lands while the
+    /// request is being written, the write fails, the next read returns 0 (Linux reports an RST once), and
+    /// hyper says "connection closed before message completed" with no `io::Error` behind it. The socket
+    /// knows better, so the classification asks it.
+    pub(crate) fn saw_reset(&self) -> bool {
+        self.saw_reset.load(Ordering::Acquire)
     }
 
     /// True once hyper knows the connection is gone (it read the FIN or RST, or its task ended).
@@ -101,9 +112,11 @@ pub(crate) async fn connect(
     }
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let bytes_read = Arc::new(AtomicU64::new(0));
+    let saw_reset = Arc::new(AtomicBool::new(false));
     let io = TokioIo::new(CountingStream {
         inner: stream,
         bytes_read: bytes_read.clone(),
+        saw_reset: saw_reset.clone(),
     });
     // The HTTP/1 handshake writes nothing; it cannot fail on a connected socket, but stay honest about it.
     let (sender, connection) = http1::handshake(io).await.map_err(|error| {
@@ -123,6 +136,7 @@ pub(crate) async fn connect(
         created_at: Instant::now(),
         sender,
         bytes_read,
+        saw_reset,
         driver,
     })
 }
@@ -140,11 +154,33 @@ pub(crate) async fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
     Err(last_error)
 }
 
-/// A TCP stream that counts the bytes it reads.
+/// A TCP stream that counts the bytes it reads and notes a reset seen by a read or a write.
 #[derive(Debug)]
 struct CountingStream {
     inner: TcpStream,
     bytes_read: Arc<AtomicU64>,
+    saw_reset: Arc<AtomicBool>,
+}
+
+impl CountingStream {
+    fn note<T>(&self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(error)) = &polled
+            && is_reset(error.kind())
+        {
+            self.saw_reset.store(true, Ordering::Release);
+        }
+        polled
+    }
+}
+
+/// The error kinds a socket reports after an RST.
+pub(crate) fn is_reset(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 impl AsyncRead for CountingStream {
@@ -160,7 +196,7 @@ impl AsyncRead for CountingStream {
         if read > 0 {
             this.bytes_read.fetch_add(read as u64, Ordering::Release);
         }
-        polled
+        this.note(polled)
     }
 }
 
@@ -170,7 +206,9 @@ impl AsyncWrite for CountingStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.note(polled)
     }
 
     fn poll_write_vectored(
@@ -178,7 +216,9 @@ impl AsyncWrite for CountingStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.note(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
