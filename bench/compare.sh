@@ -9,13 +9,15 @@
 # on a small machine (2 cores) every number is "under CPU contention", for our tools and the reference ones alike.
 # Stops everything it started, on success, failure or interrupt.
 #
-# usage: bench/compare.sh [ROUNDS] [SECONDS] [CONNECTIONS]
+# usage: [PROXY_WORKERS=2] [IDLE_CLIENTS=10000] bench/compare.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
 CONNECTIONS=${3:-64}
 IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
+# Every proxy gets the same number of workers: nginx worker_processes, HAProxy nbthread, our tokio workers.
+PROXY_WORKERS=${PROXY_WORKERS:-2}
 
 for tool in wrk nginx haproxy python3; do
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "missing $tool: apt-get install wrk nginx haproxy" >&2; exit 2; }
@@ -68,7 +70,7 @@ max_idle_per_backend = 1024
 CONF
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 2;
+worker_processes $PROXY_WORKERS;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log error;
 events { worker_connections 20000; }
@@ -84,10 +86,13 @@ http {
     }
 }
 CONF
+# HAProxy refuses to start when maxconn needs more descriptors than the limit allows (about 2 per connection).
+HAPROXY_MAXCONN=$(( $(ulimit -n) / 2 - 64 ))
+[ "$HAPROXY_MAXCONN" -gt 20000 ] && HAPROXY_MAXCONN=20000
 cat >"$WORK/haproxy.cfg" <<CONF
 global
-    maxconn 20000
-    nbthread 2
+    maxconn $HAPROXY_MAXCONN
+    nbthread $PROXY_WORKERS
 defaults
     mode http
     timeout connect 5s
@@ -103,7 +108,7 @@ backend origin
 CONF
 
 "$BIN" serve origin --config "$WORK/origin.toml" >/dev/null & PIDS+=($!)
-"$BIN" serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
+"$BIN" --worker-threads "$PROXY_WORKERS" serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
 haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
 for port in $ORIGIN_PORT $GATEWAY_PORT $NGINX_PORT $HAPROXY_PORT; do wait_port "$port"; done
