@@ -30,8 +30,9 @@ fn spawn(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
 }
 
 fn send_signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
+    // The shell's own `kill`: no dependency on procps being installed.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success(), "kill -{signal} failed");
