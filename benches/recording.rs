@@ -1,10 +1,11 @@
 //! The cost of recording one request in the harness: building a record, sending it to the collector over the
-//! channel, and adding it to the tally (counts + HDR histogram).
+//! channel (in batches, as the load workers send them), and adding it to the tally (counts + HDR histogram).
 
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use harness::collector::Tally;
+use harness::load::RECORD_BATCH;
 use harness::record::{ClientError, Outcome, Record};
 
 fn records() -> Vec<Record> {
@@ -46,14 +47,17 @@ fn tally_add(c: &mut Criterion) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
+        // As the load workers do: records travel to the collector in batches of RECORD_BATCH.
         b.iter(|| {
             runtime.block_on(async {
-                let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+                let (tx, mut rx) = tokio::sync::mpsc::channel(256);
                 let mut tally = Tally::new();
-                for record in &records {
-                    let _ = tx.send(record.clone()).await;
+                for batch in records.chunks(RECORD_BATCH) {
+                    let _ = tx.send(batch.to_vec()).await;
                     if let Some(received) = rx.recv().await {
-                        tally.add(&received);
+                        for record in &received {
+                            tally.add(record);
+                        }
                     }
                 }
                 tally.records

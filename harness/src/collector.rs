@@ -89,18 +89,20 @@ fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-/// Receives records until every sender is gone; samples this process's resources at each checkpoint and
+/// Receives records (in batches, see [`crate::load::RECORD_BATCH`]) until every sender is gone; samples this process's resources at each checkpoint and
 /// returns their peaks with the tally.
 pub async fn collect(
-    mut records: mpsc::Receiver<Record>,
+    mut records: mpsc::Receiver<Vec<Record>>,
     mut progress: Progress,
     mut checkpoints: Checkpoints,
 ) -> (Tally, ResourceUsage) {
     let mut tally = Tally::new();
-    while let Some(record) = records.recv().await {
-        tally.add(&record);
-        progress.tick(&tally);
-        checkpoints.record(tally.records);
+    while let Some(batch) = records.recv().await {
+        for record in &batch {
+            tally.add(record);
+            progress.tick(&tally);
+            checkpoints.record(tally.records);
+        }
     }
     progress.finish();
     (tally, checkpoints.peaks())

@@ -144,7 +144,7 @@ async fn measure(
 ) -> Measured {
     let plan = LoadPlan::new(load, default_gap);
     let progress = Progress::new(name, plan.requests, options.quiet);
-    let (records_tx, records_rx) = mpsc::channel(4096);
+    let (records_tx, records_rx) = mpsc::channel(256);
     let checkpoints = Checkpoints::new(plan.requests, plan.duration);
     let collector = tokio::spawn(collect(records_rx, progress, checkpoints));
     let began = Instant::now();

@@ -127,11 +127,11 @@ impl ClientConnection {
             .headers()
             .get(http::header::CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| classify(&e))?;
+        // Read to the end without keeping the body: `collect` would buffer it.
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            frame.map_err(|e| classify(&e))?;
+        }
         if closes {
             self.drop_connection();
         }

@@ -7,4 +7,4 @@ mod workers;
 
 pub use client::{ClientConnection, Target};
 pub use config::{LoadConfig, Pattern};
-pub use workers::{LoadPlan, drive};
+pub use workers::{LoadPlan, RECORD_BATCH, drive};

@@ -51,12 +51,16 @@ impl LoadPlan {
     }
 }
 
+/// Records a client gathers before it sends them to the collector in one message: one channel operation and
+/// one collector wake-up per batch instead of per request. A client that is about to wait sends what it has.
+pub const RECORD_BATCH: usize = 64;
+
 /// Drives the load to completion (budget spent, deadline passed, or `stop` fired). Returns how many requests
 /// were started; every started request produces exactly one record on `records`.
 pub async fn drive(
     plan: &LoadPlan,
     target: &Target,
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Vec<Record>>,
     stop: ShutdownSignal,
 ) -> u64 {
     let budget = plan.requests.map(AtomicU64::new).map(Arc::new);
@@ -71,6 +75,7 @@ pub async fn drive(
             plan: plan.clone(),
             target: target.clone(),
             records: records.clone(),
+            batch: Vec::with_capacity(RECORD_BATCH),
             budget: budget.clone(),
             started: started.clone(),
             deadline,
@@ -93,7 +98,9 @@ struct Worker {
     began: Instant,
     plan: LoadPlan,
     target: Target,
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Vec<Record>>,
+    /// Records not sent to the collector yet (see [`RECORD_BATCH`]).
+    batch: Vec<Record>,
     budget: Option<Arc<AtomicU64>>,
     started: Arc<AtomicU64>,
     deadline: Option<tokio::time::Instant>,
@@ -105,7 +112,18 @@ impl Worker {
     async fn run(mut self) {
         let mut connection = ClientConnection::new();
         self.send_all(&mut connection).await;
+        // Whatever ended the loop, the records of every request it started reach the collector.
+        self.flush().await;
         connection.close().await;
+    }
+
+    /// Hands the batched records to the collector; false when the collector is gone.
+    async fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(RECORD_BATCH));
+        self.records.send(batch).await.is_ok()
     }
 
     /// Sends until the budget is spent, the deadline passes or the run is stopped.
@@ -113,6 +131,11 @@ impl Worker {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
         loop {
+            // A client about to wait hands over what it has, so progress and Ctrl-C see records promptly; a
+            // closed loop never waits and sends them in batches.
+            if intended > Instant::now() && !self.flush().await {
+                return;
+            }
             if !self.wait_until(intended).await {
                 return;
             }
@@ -121,7 +144,8 @@ impl Worker {
             }
             let record = connection.send(&self.target, intended).await;
             sent += 1;
-            if self.records.send(record).await.is_err() {
+            self.batch.push(record);
+            if self.batch.len() >= RECORD_BATCH && !self.flush().await {
                 return;
             }
             intended = match self.plan.pattern {
