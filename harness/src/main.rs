@@ -12,7 +12,6 @@ use harness::check::Tolerance;
 use harness::compare::Variation;
 use harness::load::Pattern;
 use harness::serve::Tier;
-use harness::sweep::OffsetRange;
 
 #[derive(Parser)]
 #[command(name = "badgateway", version, about = ABOUT_SHORT, long_about = ABOUT)]
@@ -20,8 +19,8 @@ struct Cli {
     /// Log filter for the tiers' tracing events (e.g. `warn`, `gateway=debug`); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "error")]
     log: String,
-    /// Async worker threads (default: one per CPU). On a machine shared with the load generator and the
-    /// other tiers, fewer threads than CPUs can be faster (nginx: `worker_processes`).
+    /// Async worker threads (default: one per CPU), like nginx's `worker_processes`: `bench/compare.sh` gives
+    /// every proxy the same count.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     worker_threads: Option<u16>,
     #[command(subcommand)]
@@ -91,15 +90,8 @@ enum Command {
     Sweep {
         /// Scenario file; the keep-alive race when omitted.
         scenario: Option<PathBuf>,
-        /// Offsets to sweep, FROM..TO (signed durations), e.g. `-20ms..10ms`.
-        #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
-        offset: OffsetRange,
-        /// Distance between bins.
-        #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
-        step: Duration,
-        /// Requests in each bin.
-        #[arg(long, default_value_t = 60)]
-        requests_per_bin: u64,
+        #[command(flatten)]
+        bins: commands::sweep::SweepBins,
         /// Change a scenario key before sweeping (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -258,15 +250,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } => commands::compare::compare(scenario, vary, overrides, outputs).await,
         Command::Sweep {
             scenario,
-            offset,
-            step,
-            requests_per_bin,
+            bins,
             overrides,
             outputs,
-        } => {
-            commands::sweep::sweep(scenario, offset, step, requests_per_bin, overrides, outputs)
-                .await
-        }
+        } => commands::sweep::sweep(scenario, bins, overrides, outputs).await,
         Command::Check {
             result,
             baseline,

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -13,8 +12,9 @@ use harness::real::{
 };
 use harness::result::write_json_atomically;
 use harness::run::RunOptions;
-use harness::sweep::{OffsetRange, SweepPlan};
+use harness::sweep::SweepPlan;
 
+use super::sweep::SweepBins;
 use super::{interrupt_signal, load_scenario};
 
 /// `badgateway real` options.
@@ -76,15 +76,8 @@ enum RealAction {
         /// The backs to compare, comma-separated; the first is the reference of the rate ratio.
         #[arg(long, value_delimiter = ',', default_value = "apache,ours")]
         back: Vec<BackKind>,
-        /// Offsets to sweep, FROM..TO (signed durations).
-        #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
-        offset: OffsetRange,
-        /// Distance between bins.
-        #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
-        step: Duration,
-        /// Requests in each bin.
-        #[arg(long, default_value_t = 60)]
-        requests_per_bin: u64,
+        #[command(flatten)]
+        bins: SweepBins,
         /// Change a scenario key before sweeping (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -160,18 +153,18 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             scenario,
             front,
             back,
-            offset,
-            step,
-            requests_per_bin,
+            bins,
             overrides,
             json,
             quiet,
         } => {
             let base = load_scenario(scenario.as_deref(), &overrides)?;
-            let offsets = offset.bins(step).map_err(anyhow::Error::msg)?;
-            if requests_per_bin == 0 {
-                anyhow::bail!("--requests-per-bin 0: each bin needs requests");
-            }
+            let offsets = bins.offsets()?;
+            let SweepBins {
+                step,
+                requests_per_bin,
+                ..
+            } = bins;
             println!(
                 "{}: {} bins of {} requests per back ({}), idle gap = KeepAliveTimeout ({:?}) + offset ± {:?}",
                 base.name,

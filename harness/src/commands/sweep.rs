@@ -4,27 +4,52 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Args;
 use harness::report::sweep_table;
 use harness::run::RunOptions;
-use harness::sweep::{OffsetRange, run_sweep};
+use harness::sweep::{Offset, OffsetRange, run_sweep};
 
 use super::{interrupt_signal, load_scenario, write_outputs};
 use crate::Outputs;
 
+/// The bins of a sweep, shared by `sweep` and `real sweep`.
+#[derive(Args, Debug, Clone)]
+pub struct SweepBins {
+    /// Offsets to sweep, FROM..TO (signed durations), e.g. `-20ms..10ms`.
+    #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
+    pub offset: OffsetRange,
+    /// Distance between bins.
+    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    pub step: Duration,
+    /// Requests in each bin.
+    #[arg(long, default_value_t = 60)]
+    pub requests_per_bin: u64,
+}
+
+impl SweepBins {
+    /// The offset of every bin; an error names a bad range, step or request count.
+    pub fn offsets(&self) -> anyhow::Result<Vec<Offset>> {
+        if self.requests_per_bin == 0 {
+            anyhow::bail!("--requests-per-bin 0: each bin needs requests");
+        }
+        self.offset.bins(self.step).map_err(anyhow::Error::msg)
+    }
+}
+
 pub async fn sweep(
     scenario_path: Option<PathBuf>,
-    offset: OffsetRange,
-    step: Duration,
-    requests_per_bin: u64,
+    bins: SweepBins,
     overrides: Vec<String>,
     outputs: Outputs,
 ) -> anyhow::Result<ExitCode> {
     let stop = interrupt_signal();
     let base = load_scenario(scenario_path.as_deref(), &overrides)?;
-    let offsets = offset.bins(step).map_err(anyhow::Error::msg)?;
-    if requests_per_bin == 0 {
-        anyhow::bail!("--requests-per-bin 0: each bin needs requests");
-    }
+    let offsets = bins.offsets()?;
+    let SweepBins {
+        step,
+        requests_per_bin,
+        ..
+    } = bins;
     println!(
         "{}: {} bins of {} requests, idle gap = KeepAliveTimeout ({:?}) + offset ± {:?}",
         base.name,
