@@ -29,6 +29,7 @@ use crate::activity::{Activity, ActivityState};
 use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
+use crate::precise_timer::{PRECISE_SPAN, PreciseTimer};
 use crate::service::RequestService;
 use crate::{CloseMode, Shared};
 
@@ -79,7 +80,7 @@ pub(crate) async fn serve(
             done = poll_fn(|cx| conn.poll_without_shutdown(cx)) => Event::Done(done),
             () = changed(&mut state) => Event::ActivityChanged,
             () = shutdown.triggered(), if !draining => Event::Shutdown,
-            deadline = expire(deadline) => Event::Expired(deadline),
+            deadline = expire(deadline, shared.timer.as_ref()) => Event::Expired(deadline),
         };
         match event {
             Event::Done(result) => {
@@ -158,13 +159,23 @@ async fn changed(state: &mut watch::Receiver<ActivityState>) {
     }
 }
 
-/// Resolves at `deadline`; never without one.
-async fn expire(deadline: Option<Deadline>) -> Deadline {
-    match deadline {
-        Some(deadline) => {
-            tokio::time::sleep_until(deadline.at).await;
-            deadline
+/// Resolves at `deadline`; never without one. tokio's timer (millisecond ticks, rounded up) takes the wait to
+/// just before the deadline, the precise timer the rest.
+async fn expire(deadline: Option<Deadline>, timer: Option<&PreciseTimer>) -> Deadline {
+    let Some(deadline) = deadline else {
+        return pending().await;
+    };
+    match timer {
+        Some(timer) => {
+            let hand_over = deadline.at.checked_sub(PRECISE_SPAN).unwrap_or(deadline.at);
+            tokio::time::sleep_until(hand_over).await;
+            // After tokio's sleep, so that under paused time the clock has reached the hand-over first.
+            let remaining = deadline.at.saturating_duration_since(Instant::now());
+            timer
+                .sleep_until(std::time::Instant::now() + remaining)
+                .await;
         }
-        None => pending().await,
+        None => tokio::time::sleep_until(deadline.at).await,
     }
+    deadline
 }

@@ -15,6 +15,7 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
+mod precise_timer;
 mod service;
 mod stats;
 mod tracked_body;
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) policy: IdlePolicy,
     pub(crate) forwarder: Forwarder,
     pub(crate) stats: Counters,
+    /// Closes land on their deadline to well under a millisecond, as Apache's do (see `precise_timer`).
+    pub(crate) timer: Option<precise_timer::PreciseTimer>,
 }
 
 /// A running back tier.
@@ -90,6 +93,7 @@ impl KeepAliveProxy {
             forwarder: Forwarder::new(origin, config.max_body_bytes),
             config,
             stats: Counters::default(),
+            timer: precise_timer::PreciseTimer::start(),
         });
         let (live, drained) = mpsc::channel(1);
         let for_connections = shared.clone();

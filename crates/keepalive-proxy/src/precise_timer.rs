@@ -1,0 +1,250 @@
+//! A timer finer than tokio's, for the last stretch before a connection's close.
+//!
+//! tokio's timer works in whole milliseconds and rounds a deadline up to its next tick, so a connection told to
+//! close 50 ms after its last response closed 50.3 to 51.4 ms after it. Apache's event MPM closes within about
+//! 0.5 ms of KeepAliveTimeout, and that millisecond moved our back's race window measurably later than real
+//! Apache's (README, "Real stacks"). So a deadline is waited for in two steps: tokio's timer until
+//! [`PRECISE_SPAN`] before it (cheap, and dropped at no cost when the connection gets busy again), then this
+//! timer: one thread per back tier that sleeps on the earliest registered deadline with the kernel's
+//! sub-millisecond precision (`park_timeout`) and wakes every task whose deadline has come.
+//!
+//! It owns nothing but the wake-ups; what a deadline means is `deadline.rs`'s and `connection.rs`'s. Entries are
+//! short-lived (at most [`PRECISE_SPAN`]), so one whose waiting task is gone simply fires into nothing.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long before a deadline the wait moves from tokio's timer to this one: two of tokio's ticks, so the
+/// hand-over always happens before the deadline.
+pub(crate) const PRECISE_SPAN: Duration = Duration::from_millis(2);
+
+/// One waiting task.
+#[derive(Debug, Default)]
+struct Slot {
+    fired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Slot {
+    fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A registered deadline; ordered by time, then by registration.
+struct Entry {
+    at: Instant,
+    sequence: u64,
+    slot: Arc<Slot>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.sequence) == (other.at, other.sequence)
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.sequence).cmp(&(other.at, other.sequence))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    entries: BinaryHeap<Reverse<Entry>>,
+    next_sequence: u64,
+    stopped: bool,
+}
+
+/// The timer thread and its queue. Dropping it stops the thread.
+pub(crate) struct PreciseTimer {
+    queue: Arc<Mutex<Queue>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PreciseTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreciseTimer").finish_non_exhaustive()
+    }
+}
+
+impl PreciseTimer {
+    /// Starts the timer thread; `None` (and tokio's timer alone) if the system refuses a thread.
+    pub(crate) fn start() -> Option<PreciseTimer> {
+        let queue = Arc::new(Mutex::new(Queue::default()));
+        let thread_queue = queue.clone();
+        let thread = std::thread::Builder::new()
+            .name("keepalive-timer".to_owned())
+            .spawn(move || run(&thread_queue))
+            .map_err(|error| tracing::warn!(%error, "no precise timer thread: closes may be up to 1 ms late"))
+            .ok()?;
+        Some(PreciseTimer {
+            queue,
+            thread: Some(thread),
+        })
+    }
+
+    /// Resolves at `at` (never before), within the kernel's timer slack after it.
+    pub(crate) fn sleep_until(&self, at: Instant) -> PreciseSleep<'_> {
+        PreciseSleep {
+            timer: self,
+            at,
+            slot: None,
+        }
+    }
+
+    fn register(&self, at: Instant, slot: Arc<Slot>) {
+        let earliest = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let sequence = queue.next_sequence;
+            queue.next_sequence += 1;
+            queue.entries.push(Reverse(Entry { at, sequence, slot }));
+            queue
+                .entries
+                .peek()
+                .is_some_and(|Reverse(first)| first.sequence == sequence)
+        };
+        // A new earliest deadline: the thread may be parked until a later one.
+        if earliest && let Some(thread) = &self.thread {
+            thread.thread().unpark();
+        }
+    }
+}
+
+impl Drop for PreciseTimer {
+    fn drop(&mut self) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stopped = true;
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The timer thread: fires what is due, then parks until the earliest deadline left (or a new one).
+fn run(queue: &Mutex<Queue>) {
+    loop {
+        let mut due = Vec::new();
+        let next = {
+            let mut queue = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if queue.stopped {
+                return;
+            }
+            let now = Instant::now();
+            while queue
+                .entries
+                .peek()
+                .is_some_and(|Reverse(first)| first.at <= now)
+            {
+                if let Some(Reverse(entry)) = queue.entries.pop() {
+                    due.push(entry.slot);
+                }
+            }
+            queue.entries.peek().map(|Reverse(first)| first.at)
+        };
+        for slot in due {
+            slot.fire();
+        }
+        match next {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None => std::thread::park(),
+        }
+    }
+}
+
+/// The future of [`PreciseTimer::sleep_until`].
+pub(crate) struct PreciseSleep<'a> {
+    timer: &'a PreciseTimer,
+    at: Instant,
+    slot: Option<Arc<Slot>>,
+}
+
+impl Future for PreciseSleep<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if Instant::now() >= this.at {
+            return Poll::Ready(());
+        }
+        match &this.slot {
+            Some(slot) => {
+                if slot.fired.load(Ordering::Acquire) {
+                    return Poll::Ready(());
+                }
+                *slot.waker.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(cx.waker().clone());
+                // Fired between the check and the store: the thread took no waker, so do not wait for one.
+                if slot.fired.load(Ordering::Acquire) {
+                    return Poll::Ready(());
+                }
+            }
+            None => {
+                let slot = Arc::new(Slot::default());
+                *slot.waker.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(cx.waker().clone());
+                this.timer.register(this.at, slot.clone());
+                this.slot = Some(slot);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_sleep_ends_and_none_ends_before_its_deadline() {
+        let timer = Arc::new(PreciseTimer::start().unwrap());
+        let start = Instant::now();
+        // Deadlines out of order, some equal, some already past.
+        let offsets_us = [3000u64, 500, 1500, 1500, 0, 2500, 100, 4000];
+        let mut tasks = tokio::task::JoinSet::new();
+        for offset in offsets_us {
+            let timer = timer.clone();
+            let at = start + Duration::from_micros(offset);
+            tasks.spawn(async move {
+                timer.sleep_until(at).await;
+                Instant::now() >= at
+            });
+        }
+        let mut ended = 0;
+        while let Some(joined) = tokio::time::timeout(Duration::from_secs(5), tasks.join_next())
+            .await
+            .unwrap()
+        {
+            assert!(joined.unwrap(), "a sleep ended before its deadline");
+            ended += 1;
+        }
+        assert_eq!(ended, offsets_us.len());
+    }
+}
