@@ -7,8 +7,8 @@ mod support;
 use std::net::SocketAddr;
 
 use gateway::{FrontConfig, Gateway};
-use origin::{Origin, OriginConfig};
-use support::{Answer, RawConn, config, gateway, raw_exchange, within};
+use origin::Origin;
+use support::{Answer, RawConn, config, gateway_before_origin, raw_exchange, within};
 
 /// The limits the cases are written against.
 const MAX_BODY: u64 = 1024;
@@ -16,16 +16,12 @@ const MAX_HEAD: usize = 2048;
 
 /// A gateway with small body and head limits in front of a counting origin.
 async fn chain() -> (Gateway, Origin) {
-    let origin = Origin::start("127.0.0.1:0".parse().unwrap(), OriginConfig::default())
-        .await
-        .unwrap();
-    let front = FrontConfig {
+    gateway_before_origin(FrontConfig {
         max_body_bytes: MAX_BODY,
         max_header_bytes: MAX_HEAD,
         ..config()
-    };
-    let gateway = gateway(vec![origin.local_addr().to_string()], front).await;
-    (gateway, origin)
+    })
+    .await
 }
 
 /// One bad input and what the gateway must do with it.

@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use gateway::{FrontConfig, Gateway};
 use listener::HTTP_503_REFUSAL;
-use origin::{Origin, OriginConfig};
-use support::{Answer, RawConn, config, gateway, raw_exchange, within};
+use support::{Answer, RawConn, config, gateway_before_origin, raw_exchange, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn chain(front: FrontConfig) -> (Gateway, Origin) {
-    let origin = Origin::start("127.0.0.1:0".parse().unwrap(), OriginConfig::default())
-        .await
-        .unwrap();
-    let gateway = gateway(vec![origin.local_addr().to_string()], front).await;
-    (gateway, origin)
-}
 
 /// Waits (bounded) until the gateway serves exactly `count` client connections.
 async fn live_connections(gateway: &Gateway, count: usize) {
@@ -33,7 +24,7 @@ async fn live_connections(gateway: &Gateway, count: usize) {
 /// trickles: no response, a plain EOF.
 #[tokio::test]
 async fn slowloris_heads_are_closed_without_an_answer_at_the_header_read_timeout() {
-    let (gateway, origin) = chain(FrontConfig {
+    let (gateway, origin) = gateway_before_origin(FrontConfig {
         client_idle_timeout: Duration::from_millis(200),
         ..config()
     })
@@ -80,7 +71,7 @@ async fn slowloris_heads_are_closed_without_an_answer_at_the_header_read_timeout
 /// of the four leaves, a new connection is served.
 #[tokio::test]
 async fn the_connection_over_max_client_connections_gets_the_503_refusal() {
-    let (gateway, _origin) = chain(FrontConfig {
+    let (gateway, _origin) = gateway_before_origin(FrontConfig {
         max_client_connections: 4,
         ..config()
     })

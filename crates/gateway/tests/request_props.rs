@@ -9,9 +9,9 @@ mod support;
 use std::time::Duration;
 
 use gateway::{FrontConfig, Gateway};
-use origin::{Origin, OriginConfig};
+use origin::Origin;
 use proptest::prelude::*;
-use support::{config, gateway, within};
+use support::{config, gateway_before_origin, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -148,15 +148,11 @@ async fn status_of(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<u16> {
 }
 
 async fn chain() -> (Gateway, Origin) {
-    let origin = Origin::start("127.0.0.1:0".parse().unwrap(), OriginConfig::default())
-        .await
-        .unwrap();
-    let front = FrontConfig {
+    gateway_before_origin(FrontConfig {
         max_body_bytes: MAX_BODY,
         ..config()
-    };
-    let gateway = gateway(vec![origin.local_addr().to_string()], front).await;
-    (gateway, origin)
+    })
+    .await
 }
 
 #[test]

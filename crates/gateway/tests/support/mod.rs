@@ -264,6 +264,18 @@ pub async fn gateway(backends: Vec<String>, config: FrontConfig) -> Gateway {
         .unwrap()
 }
 
+/// A gateway configured with `front` in front of a real origin with its defaults (it counts what it serves).
+pub async fn gateway_before_origin(front: FrontConfig) -> (Gateway, origin::Origin) {
+    let origin = origin::Origin::start(
+        "127.0.0.1:0".parse().unwrap(),
+        origin::OriginConfig::default(),
+    )
+    .await
+    .unwrap();
+    let gateway = gateway(vec![origin.local_addr().to_string()], front).await;
+    (gateway, origin)
+}
+
 /// Fails the test instead of hanging it.
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), future)
