@@ -136,3 +136,14 @@ fn help_explains_the_commands() {
     }
     assert!(text.contains("KeepAliveTimeout"));
 }
+
+#[test]
+fn a_bad_worker_thread_count_is_named() {
+    let output = badgateway(&["--worker-threads", "0", "run"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("'0'") && message.contains("--worker-threads"),
+        "{message}"
+    );
+}
