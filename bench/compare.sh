@@ -16,7 +16,8 @@ ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
 CONNECTIONS=${3:-64}
 IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
-# Every proxy gets the same number of workers: nginx worker_processes, HAProxy nbthread, our tokio workers.
+# Every proxy gets the same number of workers: nginx worker_processes, HAProxy nbthread, our gateway's
+# worker_threads (a single-threaded runtime each; the accept loop and the probes run on one more runtime thread).
 PROXY_WORKERS=${PROXY_WORKERS:-2}
 
 for tool in wrk nginx haproxy python3; do
@@ -67,6 +68,7 @@ listen = "127.0.0.1:$GATEWAY_PORT"
 backends = ["127.0.0.1:$ORIGIN_PORT"]
 [front]
 max_idle_per_backend = 1024
+worker_threads = $PROXY_WORKERS
 CONF
 mkdir -p "$WORK/nginx/logs"
 cat >"$WORK/nginx/nginx.conf" <<CONF
@@ -108,7 +110,7 @@ backend origin
 CONF
 
 "$BIN" serve origin --config "$WORK/origin.toml" >/dev/null & PIDS+=($!)
-"$BIN" --worker-threads "$PROXY_WORKERS" serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
+"$BIN" --worker-threads 1 serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
 haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
 for port in $ORIGIN_PORT $GATEWAY_PORT $NGINX_PORT $HAPROXY_PORT; do wait_port "$port"; done

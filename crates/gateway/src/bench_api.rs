@@ -28,6 +28,7 @@ impl BenchPool {
         BenchPool {
             pool: UpstreamPool::new(
                 1,
+                1,
                 PoolLimits {
                     idle_timeout,
                     max_idle_per_backend: max_idle,

@@ -49,6 +49,9 @@ pub enum RetryPolicy {
     Always,
 }
 
+/// The most worker threads a gateway may ask for.
+pub const MAX_WORKER_THREADS: usize = 256;
+
 /// The gateway's upstream and retry knobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -80,6 +83,10 @@ pub struct FrontConfig {
     /// closed, never queued in the kernel's backlog. 0 = unlimited. Default 16384 (nginx: `worker_connections`
     /// × workers; keep it under the process's file-descriptor limit).
     pub max_client_connections: usize,
+    /// Threads serving client connections, each with a single-threaded runtime and its own idle upstream pool
+    /// (nginx's `worker_processes`, HAProxy's `nbthread`); connections are dealt to them round robin. 0 = serve
+    /// them on the runtime that started the gateway. At most [`MAX_WORKER_THREADS`]. Default 0.
+    pub worker_threads: usize,
     /// Largest request body accepted, in bytes; a `Content-Length` above it is answered `413` before anything
     /// is read or sent upstream, and a chunked body that grows past it is cut off and answered `413` (the
     /// gateway buffers the body, so nothing of it has gone upstream). Default 8 MiB (nginx:
@@ -111,6 +118,7 @@ impl Default for FrontConfig {
             cause_header: true,
             client_idle_timeout: Duration::from_secs(120),
             max_client_connections: 16384,
+            worker_threads: 0,
             max_body_bytes: 8 * 1024 * 1024,
             max_header_bytes: 32 * 1024,
             probe: ProbeConfig::default(),

@@ -38,7 +38,9 @@ mod upstream_conn;
 
 pub use admin::{ADMIN_HEALTH_PATH, ADMIN_STATS_PATH};
 pub use cause::{Cause, UnknownCause};
-pub use config::{DnsConfig, DnsMode, FrontConfig, ProbeConfig, RetryPolicy, StatusRange};
+pub use config::{
+    DnsConfig, DnsMode, FrontConfig, MAX_WORKER_THREADS, ProbeConfig, RetryPolicy, StatusRange,
+};
 pub use health::{HealthReport, HealthState, LastProbe, MemberHealth};
 pub use pool::PoolStats;
 pub use resolve::{Resolve, ResolveError, ResolveFuture, SystemResolver, TableResolver};
@@ -70,6 +72,18 @@ pub enum GatewayError {
     /// A backend member is not `host:port`.
     #[error("backend {0:?} is not host:port")]
     BadBackend(String),
+    /// `worker_threads` is over [`MAX_WORKER_THREADS`].
+    #[error("worker_threads = {0} is over the limit of {MAX_WORKER_THREADS}")]
+    TooManyWorkerThreads(usize),
+    /// The worker threads could not be started.
+    #[error("cannot start {count} worker threads: {source}")]
+    WorkerThreads {
+        /// How many were asked for.
+        count: usize,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A snapshot of the gateway's counters; as JSON (`/_badgateway/stats`) the causes are keyed by their
@@ -123,12 +137,23 @@ impl Gateway {
         resolver: Arc<dyn Resolve>,
     ) -> Result<Gateway, GatewayError> {
         let balancer = Arc::new(Balancer::parse(&backends, resolver)?);
+        let shards = match config.worker_threads {
+            0 => None,
+            count if count > MAX_WORKER_THREADS => {
+                return Err(GatewayError::TooManyWorkerThreads(count));
+            }
+            count => Some(
+                listener::Shards::start(count, "gateway-worker")
+                    .map_err(|source| GatewayError::WorkerThreads { count, source })?,
+            ),
+        };
         let health = Arc::new(Health::new(
             balancer.members().iter().map(|member| member.label.clone()),
             config.probe.unhealthy_threshold,
         ));
         let pool = UpstreamPool::new(
             balancer.len(),
+            config.worker_threads,
             PoolLimits {
                 idle_timeout: config.idle_timeout,
                 max_idle_per_backend: config.max_idle_per_backend,
@@ -154,9 +179,14 @@ impl Gateway {
             stats.clone(),
             config,
         ));
-        let served = listener::serve(listen, client_limit, move |stream, peer, shutdown| {
-            server::serve_client(stream, peer, shutdown, proxy.clone(), client_limits)
-        })
+        let served = listener::serve_on(
+            listen,
+            client_limit,
+            shards,
+            move |stream, peer, shutdown| {
+                server::serve_client(stream, peer, shutdown, proxy.clone(), client_limits)
+            },
+        )
         .await;
         let server = match served {
             Ok(server) => server,

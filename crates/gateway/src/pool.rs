@@ -15,6 +15,11 @@
 //! task per pool that sleeps until the earliest expiry and is woken by a [`Notify`] on checkin; it holds only a
 //! weak reference, so dropping the pool ends it.
 //!
+//! With worker threads (`FrontConfig::worker_threads`), each thread keeps its own stacks, as each nginx worker
+//! process keeps its own keepalive cache: a connection's driver task runs on the thread that opened it, and a
+//! request from another thread would hand every exchange across threads. `max_idle_per_backend` applies per
+//! thread then. [`listener::shard_index`] names the thread; without worker threads there is one set of stacks.
+//!
 //! This module does not open connections (`upstream_conn`) nor decide what a failure means (`classify`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -118,15 +123,19 @@ pub(crate) struct UpstreamPool {
     shared: Arc<PoolShared>,
 }
 
+/// One LIFO stack per backend member, indexed by member.
+type Stacks = Vec<Vec<PooledConn>>;
+
 #[derive(Debug)]
 struct PoolShared {
-    /// One LIFO stack per backend member, indexed by member.
-    stacks: Mutex<Vec<Vec<PooledConn>>>,
+    /// The stacks of each worker thread (one set without worker threads), each behind its own lock.
+    shards: Box<[Mutex<Stacks>]>,
     limits: PoolLimits,
     /// Wakes the reaper: a checkin into a pool it saw empty, or closing or dropping the pool.
     wake: Arc<Notify>,
     closed: AtomicBool,
-    /// The reaper found no idle connection and waits without a deadline (set under the stacks' lock).
+    /// The reaper may be waiting without a deadline: set before it looks at the stacks, cleared when it finds
+    /// an idle connection or when a checkin wakes it.
     reaper_idle: AtomicBool,
     discarded_expired: AtomicU64,
     discarded_closed: AtomicU64,
@@ -141,11 +150,14 @@ impl Drop for PoolShared {
 }
 
 impl UpstreamPool {
-    /// An empty pool for `members` backend members, with its reaper task spawned.
-    pub(crate) fn new(members: usize, limits: PoolLimits) -> UpstreamPool {
+    /// An empty pool for `members` backend members and `shards` worker threads (at least one set of stacks),
+    /// with its reaper task spawned.
+    pub(crate) fn new(members: usize, shards: usize, limits: PoolLimits) -> UpstreamPool {
         let wake = Arc::new(Notify::new());
         let shared = Arc::new(PoolShared {
-            stacks: Mutex::new((0..members).map(|_| Vec::new()).collect()),
+            shards: (0..shards.max(1))
+                .map(|_| Mutex::new((0..members).map(|_| Vec::new()).collect()))
+                .collect(),
             limits,
             wake: wake.clone(),
             closed: AtomicBool::new(false),
@@ -165,7 +177,7 @@ impl UpstreamPool {
         let now = Instant::now();
         let mut discarded = Vec::new();
         let found = {
-            let mut stacks = self.shared.lock();
+            let mut stacks = self.shared.lock_mine();
             let stack = stacks.get_mut(member)?;
             loop {
                 let Some(conn) = stack.pop() else { break None };
@@ -208,7 +220,7 @@ impl UpstreamPool {
             return;
         }
         let refused = {
-            let mut stacks = self.shared.lock();
+            let mut stacks = self.shared.lock_mine();
             match stacks.get_mut(conn.member) {
                 Some(stack) if stack.len() < limits.max_idle_per_backend => {
                     // Stamped under the lock, so every stack stays ordered oldest first.
@@ -243,15 +255,19 @@ impl UpstreamPool {
     /// Closes every idle connection, refuses future checkins and ends the reaper.
     pub(crate) fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
-        let idle: Vec<Vec<PooledConn>> = std::mem::take(&mut *self.shared.lock());
-        drop(idle);
+        for shard in 0..self.shared.shards.len() {
+            let idle: Stacks = std::mem::take(&mut *self.shared.lock(shard));
+            drop(idle);
+        }
         self.shared.wake.notify_one();
     }
 
     /// The pool's counters now.
     pub(crate) fn stats(&self) -> PoolStats {
         PoolStats {
-            idle: self.shared.lock().iter().map(Vec::len).sum(),
+            idle: (0..self.shared.shards.len())
+                .map(|shard| self.shared.lock(shard).iter().map(Vec::len).sum::<usize>())
+                .sum(),
             discarded_expired: self.shared.discarded_expired.load(Ordering::Relaxed),
             discarded_closed: self.shared.discarded_closed.load(Ordering::Relaxed),
             reaped: self.shared.reaped.load(Ordering::Relaxed),
@@ -261,34 +277,42 @@ impl UpstreamPool {
 }
 
 impl PoolShared {
-    fn lock(&self) -> MutexGuard<'_, Vec<Vec<PooledConn>>> {
+    fn lock(&self, shard: usize) -> MutexGuard<'_, Stacks> {
         // A panic while holding the lock leaves the stacks consistent (push/pop/retain), so keep going.
-        self.stacks
+        self.shards[shard % self.shards.len()]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left. With
-    /// none left, marks the reaper idle under the same lock, so the next checkin knows to wake it.
+    /// The stacks of the worker thread this runs on.
+    fn lock_mine(&self) -> MutexGuard<'_, Stacks> {
+        self.lock(listener::shard_index())
+    }
+
+    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left.
+    ///
+    /// Marks the reaper idle *before* looking and clears the mark when it finds a connection: a checkin into
+    /// stacks already looked at then sees the mark and wakes the reaper, so no connection can sit unreaped.
     fn reap_expired(&self, now: Instant) -> Option<Instant> {
         let idle_timeout = self.limits.idle_timeout;
+        self.reaper_idle.store(true, Ordering::Release);
         let mut expired = Vec::new();
-        let next_expiry = {
-            let mut stacks = self.lock();
+        let mut next_expiry: Option<Instant> = None;
+        for shard in 0..self.shards.len() {
+            let mut stacks = self.lock(shard);
             for stack in stacks.iter_mut() {
                 // Each stack is ordered oldest first (see `checkin`): the expired ones are a prefix.
                 let old = stack.partition_point(|conn| conn.idle_age(now) >= idle_timeout);
                 expired.extend(stack.drain(..old));
+                if let Some(oldest) = stack.first() {
+                    let expiry = oldest.idle_since + idle_timeout;
+                    next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
+                }
             }
-            let next_expiry = stacks
-                .iter()
-                .filter_map(|stack| stack.first())
-                .map(|conn| conn.idle_since + idle_timeout)
-                .min();
-            self.reaper_idle
-                .store(next_expiry.is_none(), Ordering::Release);
-            next_expiry
-        };
+        }
+        if next_expiry.is_some() {
+            self.reaper_idle.store(false, Ordering::Release);
+        }
         if !expired.is_empty() {
             tracing::debug!(count = expired.len(), "closing idle upstream connections");
             self.reaped

@@ -1,5 +1,5 @@
-//! Bind a TCP listener, accept connections, spawn one task per connection, refuse the ones over the limit,
-//! stop on shutdown and drain.
+//! Bind a TCP listener, accept connections, spawn one task per connection (on the accepting runtime or on a
+//! shard thread), refuse the ones over the limit, stop on shutdown and drain.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+use crate::shards::Shards;
 use crate::shutdown::{Shutdown, ShutdownSignal};
 
 /// A canned answer for HTTP tiers to give a connection over the limit: `503`, `Connection: close`, a short
@@ -111,6 +112,8 @@ pub struct ServerHandle {
     shutdown: Shutdown,
     accept_task: JoinHandle<()>,
     counts: Arc<Counts>,
+    /// Kept until the handle is dropped, so connection tasks on the shards outlive the accept loop and drain.
+    _shards: Option<Shards>,
 }
 
 impl ServerHandle {
@@ -166,6 +169,22 @@ where
     F: Fn(TcpStream, SocketAddr, ShutdownSignal) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    serve_on(addr, limit, None, on_connection).await
+}
+
+/// [`serve`], with every connection task run on one of `shards` (round robin) when given; the accept loop
+/// stays on the calling runtime. The connection's socket is registered with its shard's reactor, so
+/// `on_connection` runs on the shard thread.
+pub async fn serve_on<F, Fut>(
+    addr: SocketAddr,
+    limit: ConnectionLimit,
+    shards: Option<Shards>,
+    on_connection: F,
+) -> Result<ServerHandle, BindError>
+where
+    F: Fn(TcpStream, SocketAddr, ShutdownSignal) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| BindError { addr, source })?;
@@ -180,24 +199,27 @@ where
     let accept_task = tokio::spawn(accept_loop(
         listener,
         limit,
+        shards.clone(),
         counts.clone(),
         signal,
-        on_connection,
+        Arc::new(on_connection),
     ));
     Ok(ServerHandle {
         local_addr,
         shutdown,
         accept_task,
         counts,
+        _shards: shards,
     })
 }
 
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
     limit: ConnectionLimit,
+    shards: Option<Shards>,
     counts: Arc<Counts>,
     mut signal: ShutdownSignal,
-    on_connection: F,
+    on_connection: Arc<F>,
 ) where
     F: Fn(TcpStream, SocketAddr, ShutdownSignal) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -239,12 +261,38 @@ async fn accept_loop<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let live = LiveGuard::new(counts.clone());
-        let task = on_connection(stream, peer, signal.clone());
-        tokio::spawn(async move {
-            task.await;
-            drop(permit);
-            drop(live);
-        });
+        let signal = signal.clone();
+        match &shards {
+            None => {
+                let task = on_connection(stream, peer, signal);
+                tokio::spawn(async move {
+                    task.await;
+                    drop(permit);
+                    drop(live);
+                });
+            }
+            Some(shards) => {
+                // The socket moves to the shard's reactor: deregistered here, registered there.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        tracing::warn!(%peer, %error, "cannot hand the connection to a shard");
+                        continue;
+                    }
+                };
+                let on_connection = on_connection.clone();
+                shards.spawn(async move {
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => on_connection(stream, peer, signal).await,
+                        Err(error) => {
+                            tracing::warn!(%peer, %error, "cannot register the connection on its shard");
+                        }
+                    }
+                    drop(permit);
+                    drop(live);
+                });
+            }
+        }
     }
 }
 
@@ -366,5 +414,45 @@ mod tests {
         let mut buf = Vec::new();
         client.read_to_end(&mut buf).await.unwrap();
         assert_eq!(buf, b"bye");
+    }
+
+    #[tokio::test]
+    async fn sharded_connections_run_on_the_shard_threads_and_drain() {
+        let shards = Shards::start(2, "accept-test").unwrap();
+        let handle = serve_on(
+            "127.0.0.1:0".parse().unwrap(),
+            ConnectionLimit::UNLIMITED,
+            Some(shards),
+            |mut stream, _, mut shutdown| async move {
+                // The shard's name, then wait for the drain and say goodbye.
+                let name = std::thread::current().name().unwrap_or("?").to_owned();
+                let _ = stream.write_all(format!("{name}\n").as_bytes()).await;
+                shutdown.triggered().await;
+                let _ = stream.write_all(b"bye").await;
+            },
+        )
+        .await
+        .unwrap();
+        let mut clients = Vec::new();
+        let mut names = Vec::new();
+        for _ in 0..2 {
+            let mut client = TcpStream::connect(handle.local_addr()).await.unwrap();
+            let mut line = Vec::new();
+            let mut byte = [0u8; 1];
+            while client.read_exact(&mut byte).await.is_ok() && byte[0] != b'\n' {
+                line.push(byte[0]);
+            }
+            names.push(String::from_utf8(line).unwrap());
+            clients.push(client);
+        }
+        names.sort();
+        assert_eq!(names, vec!["accept-test-0", "accept-test-1"]);
+        // The accept loop ends first; the shards keep running the connections until they finish.
+        assert_eq!(handle.drain(Duration::from_secs(5)).await, 0);
+        for mut client in clients {
+            let mut buf = Vec::new();
+            client.read_to_end(&mut buf).await.unwrap();
+            assert_eq!(buf, b"bye");
+        }
     }
 }
