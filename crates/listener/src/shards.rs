@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 thread_local! {
     static SHARD_INDEX: Cell<usize> = const { Cell::new(0) };
@@ -84,13 +85,14 @@ impl Shards {
         self.inner.handles.is_empty()
     }
 
-    /// Runs `task` on the next shard, round robin.
-    pub fn spawn<F>(&self, task: F)
+    /// Runs `task` on the next shard, round robin. The task is dropped if the shards stop first.
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
-        F: Future<Output = ()> + Send + 'static,
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
     {
         let next = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.handles.len();
-        self.inner.handles[next].spawn(task);
+        self.inner.handles[next].spawn(task)
     }
 }
 
