@@ -202,6 +202,11 @@ impl From<PatternArg> for Pattern {
     }
 }
 
+/// mimalloc instead of glibc's malloc: less time per allocation on the proxy path, and pages freed by idle
+/// connections (see the gateway's `client_park_after`) go back to the system instead of staying resident.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log);

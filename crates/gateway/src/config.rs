@@ -79,6 +79,11 @@ pub struct FrontConfig {
     /// How long a client connection may sit idle between requests. Default 120 s.
     #[serde(with = "humantime_serde")]
     pub client_idle_timeout: Duration,
+    /// A client connection idle this long gives its HTTP buffers (about 16 KiB) back and waits for its next
+    /// request holding only its socket, as nginx's idle keep-alive connections do; the next request is served
+    /// as before. 0 = never. Default 1 s.
+    #[serde(with = "humantime_serde")]
+    pub client_park_after: Duration,
     /// Client connections held at once; one over the limit is answered `503` with `Connection: close` and
     /// closed, never queued in the kernel's backlog. 0 = unlimited. Default 16384 (nginx: `worker_connections`
     /// × workers; keep it under the process's file-descriptor limit).
@@ -117,6 +122,7 @@ impl Default for FrontConfig {
             request_timeout: Duration::from_secs(20),
             cause_header: true,
             client_idle_timeout: Duration::from_secs(120),
+            client_park_after: Duration::from_secs(1),
             max_client_connections: 16384,
             worker_threads: 0,
             max_body_bytes: 8 * 1024 * 1024,

@@ -16,7 +16,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,12 +28,26 @@ const MAX_HEADERS: usize = 100;
 /// Longest chunk-size or trailer line followed before the tracker gives up (hyper rejects far shorter ones).
 const MAX_LINE: usize = 16 * 1024;
 
-/// What one connection's tracker found, read by the connection's request service.
-#[derive(Debug, Default)]
+/// What one connection's tracker found, read by the connection's request service and its task.
+#[derive(Debug)]
 pub(crate) struct FramingLedger {
     /// The 1-based number of the first request head with both `Content-Length` and `Transfer-Encoding`; 0 =
     /// none.
     ambiguous: AtomicU64,
+    /// Complete request heads read so far.
+    heads: AtomicU64,
+    /// Every byte read so far belongs to complete requests: no head, body or chunk is partly read.
+    at_boundary: AtomicBool,
+}
+
+impl Default for FramingLedger {
+    fn default() -> Self {
+        FramingLedger {
+            ambiguous: AtomicU64::new(0),
+            heads: AtomicU64::new(0),
+            at_boundary: AtomicBool::new(true),
+        }
+    }
 }
 
 impl FramingLedger {
@@ -41,6 +55,14 @@ impl FramingLedger {
     /// `Content-Length` and `Transfer-Encoding`.
     pub(crate) fn is_ambiguous(&self, number: u64) -> bool {
         number != 0 && self.ambiguous.load(Ordering::Acquire) == number
+    }
+
+    /// How many complete request heads were read, when every byte read so far belongs to complete requests
+    /// (the tracker is between two requests); `None` mid-request, or once the tracker stopped following.
+    pub(crate) fn complete_heads(&self) -> Option<u64> {
+        self.at_boundary
+            .load(Ordering::Acquire)
+            .then(|| self.heads.load(Ordering::Acquire))
     }
 }
 
@@ -103,6 +125,18 @@ impl FramingTracker {
     /// The number of the first head with both framings, if one was seen.
     pub(crate) fn ambiguous(&self) -> Option<u64> {
         self.ambiguous
+    }
+
+    /// True between two requests: every byte fed belongs to complete requests.
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.state == State::Head && self.line.is_empty()
+    }
+
+    /// Frees the line buffer if it holds nothing (between requests); it grows again with the next head.
+    fn release_buffer(&mut self) {
+        if self.line.is_empty() {
+            self.line = Vec::new();
+        }
     }
 
     /// Follows `bytes`, the next bytes the client sent.
@@ -337,6 +371,16 @@ impl GuardedStream {
             ledger,
         }
     }
+
+    /// Waits until the client sent something (or closed), reading nothing.
+    pub(crate) async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Frees what the tracker holds between requests, for a connection that waits idle.
+    pub(crate) fn release_buffers(&mut self) {
+        self.tracker.release_buffer();
+    }
 }
 
 impl AsyncRead for GuardedStream {
@@ -348,11 +392,17 @@ impl AsyncRead for GuardedStream {
         let this = self.get_mut();
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        if this.tracker.ambiguous().is_none() {
+        if this.tracker.ambiguous().is_none() && buf.filled().len() > before {
             this.tracker.feed(&buf.filled()[before..]);
             if let Some(number) = this.tracker.ambiguous() {
                 this.ledger.ambiguous.store(number, Ordering::Release);
             }
+            let ledger = &this.ledger;
+            ledger.heads.store(this.tracker.heads, Ordering::Release);
+            ledger.at_boundary.store(
+                this.tracker.at_boundary() && this.tracker.ambiguous().is_none(),
+                Ordering::Release,
+            );
         }
         Poll::Ready(Ok(()))
     }

@@ -104,6 +104,9 @@ pub struct GatewayStats {
     pub retries: u64,
     /// Responses whose body failed after the head was sent (client connection aborted, not a 502).
     pub truncated_responses: u64,
+    /// Times an idle client connection gave its HTTP buffers back (see `FrontConfig::client_park_after`).
+    #[serde(default)]
+    pub parked_connections: u64,
 }
 
 /// A running gateway.
@@ -168,6 +171,7 @@ impl Gateway {
         let client_limits = server::ClientLimits {
             idle_timeout: config.client_idle_timeout,
             max_header_bytes: config.max_header_bytes,
+            park_after: config.client_park_after,
         };
         let client_limit = listener::ConnectionLimit::new(config.max_client_connections)
             .with_refusal(listener::HTTP_503_REFUSAL);

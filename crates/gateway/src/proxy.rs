@@ -93,6 +93,11 @@ impl Proxy {
         }
     }
 
+    /// The gateway's counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
     /// Serves one client request: always a response, a 502 with its cause when the backend could not answer.
     pub(crate) async fn handle(
         &self,

@@ -1,22 +1,36 @@
 //! The client-facing side: one hyper HTTP/1 server connection per accepted client, with keep-alive and an
-//! idle timeout, drained gracefully on shutdown.
+//! idle timeout, parked when idle, drained gracefully on shutdown.
 //!
 //! This module owns the client connection's life; every request on it goes to [`Proxy::handle`], except one
 //! that the framing guard saw carry both `Content-Length` and `Transfer-Encoding`, which is refused `400`.
+//!
+//! Parking: a hyper connection holds a read and a write buffer of 8 KiB each for as long as it lives, which is
+//! most of what an idle keep-alive client costs. A connection idle for `park_after` (no request for that long,
+//! nothing half-read, no response being made) is taken out of hyper (`graceful_shutdown`, which ends an idle
+//! HTTP/1 connection at once without a word to the client, then `into_parts`), its buffers are freed, and the
+//! task waits for the socket to become readable holding only the socket; then a new hyper connection serves
+//! the next request. Nothing is lost: the framing guard proves that every byte read belonged to requests that
+//! were answered, so hyper holds no unread request.
 
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use listener::ShutdownSignal;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::framing_guard::{FramingLedger, GuardedStream};
 use crate::proxy::Proxy;
+use crate::response_body::ResponseBody;
 
 /// What a client connection may do before hyper gives up on it.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +39,48 @@ pub(crate) struct ClientLimits {
     pub(crate) idle_timeout: Duration,
     /// Largest request head; a longer one is answered `431` by hyper.
     pub(crate) max_header_bytes: usize,
+    /// Idle time after which the connection gives its HTTP buffers back; 0 = never.
+    pub(crate) park_after: Duration,
+}
+
+/// Requests handed to the service on this connection, and answers it returned (over every hyper connection
+/// the client connection had).
+#[derive(Debug, Default)]
+struct Exchanges {
+    started: AtomicU64,
+    answered: AtomicU64,
+}
+
+/// Everything one client connection's requests share.
+#[derive(Debug, Clone)]
+struct ClientContext {
+    proxy: Arc<Proxy>,
+    peer: SocketAddr,
+    ledger: Arc<FramingLedger>,
+    exchanges: Arc<Exchanges>,
+}
+
+/// The request service: the proxy, or the framing guard's `400`. Counts every request and answer.
+async fn handle(
+    context: ClientContext,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, std::convert::Infallible> {
+    let number = context.exchanges.started.fetch_add(1, Ordering::AcqRel) + 1;
+    let response = if context.ledger.is_ambiguous(number) {
+        Ok(context.proxy.refuse_ambiguous_framing(context.peer))
+    } else {
+        context.proxy.handle(request, context.peer).await
+    };
+    context.exchanges.answered.fetch_add(1, Ordering::AcqRel);
+    response
+}
+
+/// How one hyper connection ended.
+enum Ended {
+    /// HTTP ended the connection (the client's EOF, `Connection: close`, an error, a shutdown): close it.
+    Closed(Option<GuardedStream>),
+    /// The connection went idle and was taken out of hyper: park it.
+    Parked(GuardedStream),
 }
 
 /// Serves one client connection until the client leaves, idles past `limits.idle_timeout`, or shutdown.
@@ -35,22 +91,43 @@ pub(crate) async fn serve_client(
     proxy: Arc<Proxy>,
     limits: ClientLimits,
 ) {
-    let idle_timeout = limits.idle_timeout;
     let ledger = Arc::new(FramingLedger::default());
-    let io = GuardedStream::new(stream, limits.max_header_bytes, ledger.clone());
-    // hyper hands the requests of one HTTP/1 connection to the service one by one, in order.
-    let requests = AtomicU64::new(0);
-    let service = service_fn(move |request| {
-        let number = requests.fetch_add(1, Ordering::Relaxed) + 1;
-        let ambiguous = ledger.is_ambiguous(number);
-        let proxy = proxy.clone();
-        async move {
-            if ambiguous {
-                return Ok(proxy.refuse_ambiguous_framing(peer));
+    let context = ClientContext {
+        proxy,
+        peer,
+        ledger: ledger.clone(),
+        exchanges: Arc::new(Exchanges::default()),
+    };
+    let mut io = GuardedStream::new(stream, limits.max_header_bytes, ledger);
+    loop {
+        // Boxed: while the connection is parked, its task holds no room for this future's state.
+        let serving = Box::pin(serve_until_idle(io, &context, &limits, &mut shutdown));
+        let stream = match serving.await {
+            Ended::Parked(stream) => stream,
+            Ended::Closed(Some(mut stream)) => {
+                let _ = stream.shutdown().await;
+                return;
             }
-            proxy.handle(request, peer).await
+            Ended::Closed(None) => return,
+        };
+        match park(stream, &limits, &mut shutdown).await {
+            Some(stream) => io = stream,
+            None => return,
         }
-    });
+    }
+}
+
+/// One hyper connection on `io`, until HTTP ends it or it idles for `limits.park_after`.
+async fn serve_until_idle(
+    io: GuardedStream,
+    context: &ClientContext,
+    limits: &ClientLimits,
+    shutdown: &mut ShutdownSignal,
+) -> Ended {
+    let idle_timeout = limits.idle_timeout;
+    let service_context = context.clone();
+    // Boxed, so the service's future is `Unpin` as `poll_without_shutdown` needs.
+    let service = service_fn(move |request| Box::pin(handle(service_context.clone(), request)));
     let mut builder = http1::Builder::new();
     // hyper starts the header-read timer when it waits for the next request head, so between two requests on a
     // kept-alive connection it is exactly the client idle timeout; a client that trickles its head (slowloris)
@@ -60,16 +137,91 @@ pub(crate) async fn serve_client(
         .max_header_size(limits.max_header_bytes)
         .timer(TokioTimer::new())
         .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout));
-    let connection = builder.serve_connection(TokioIo::new(io), service);
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.triggered() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    // Boxed: a parked connection's task then holds only the socket, not room for hyper's state.
+    let mut connection = Box::new(builder.serve_connection(TokioIo::new(io), service));
+    let parking = !limits.park_after.is_zero();
+    let check = tokio::time::sleep(limits.park_after);
+    tokio::pin!(check);
+    let mut last_started = context.exchanges.started.load(Ordering::Acquire);
+    let mut draining = false;
+    let mut park = false;
+    let result = loop {
+        tokio::select! {
+            biased;
+            result = poll_fn(|cx| connection.poll_without_shutdown(cx)) => break result,
+            () = shutdown.triggered(), if !draining => {
+                draining = true;
+                std::pin::Pin::new(connection.as_mut()).graceful_shutdown();
+            }
+            () = &mut check, if parking && !draining => {
+                let started = context.exchanges.started.load(Ordering::Acquire);
+                if started == last_started && is_idle(context) {
+                    // hyper is between requests with nothing buffered: it ends at once, without a word.
+                    park = true;
+                    draining = true;
+                    std::pin::Pin::new(connection.as_mut()).graceful_shutdown();
+                } else {
+                    last_started = started;
+                    check.as_mut().reset(Instant::now() + limits.park_after);
+                }
+            }
         }
     };
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "client connection ended with an error");
+    if let Err(error) = &result {
+        tracing::debug!(peer = %context.peer, %error, "client connection ended with an error");
+        return Ended::Closed(None);
     }
+    let parts = connection.into_parts();
+    let mut stream = parts.io.into_inner();
+    if !park || shutdown.is_triggered() {
+        return Ended::Closed(Some(stream));
+    }
+    if parts
+        .read_buf
+        .iter()
+        .any(|byte| !matches!(byte, b'\r' | b'\n'))
+    {
+        // Cannot happen: the ledger saw every byte read belong to an answered request. Never drop a request
+        // silently: close instead.
+        tracing::warn!(peer = %context.peer, buffered = parts.read_buf.len(), "idle connection held unread bytes; closing it");
+        return Ended::Closed(Some(stream));
+    }
+    stream.release_buffers();
+    context.proxy.stats().record_parked_connection();
+    Ended::Parked(stream)
+}
+
+/// True when every request read was answered and nothing of a next one was read: hyper is between requests.
+fn is_idle(context: &ClientContext) -> bool {
+    let answered = context.exchanges.answered.load(Ordering::Acquire);
+    let started = context.exchanges.started.load(Ordering::Acquire);
+    context.ledger.complete_heads() == Some(started) && answered == started
+}
+
+/// Waits, holding only the socket, until the client sends its next request (the socket is handed back), or
+/// until the idle timeout or shutdown (`None`: closed).
+async fn park(
+    stream: GuardedStream,
+    limits: &ClientLimits,
+    shutdown: &mut ShutdownSignal,
+) -> Option<GuardedStream> {
+    // The connection was idle for at least `park_after` already.
+    let left = limits.idle_timeout.saturating_sub(limits.park_after);
+    let idle_limit = async {
+        if limits.idle_timeout.is_zero() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(left).await;
+    };
+    let woke = tokio::select! {
+        readable = stream.readable() => readable.is_ok(),
+        () = idle_limit => false,
+        () = shutdown.triggered() => false,
+    };
+    if woke {
+        return Some(stream);
+    }
+    let mut stream = stream;
+    let _ = stream.shutdown().await;
+    None
 }

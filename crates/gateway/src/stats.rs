@@ -25,6 +25,7 @@ pub(crate) struct Stats {
     reused_requests: AtomicU64,
     retries: AtomicU64,
     truncated_responses: AtomicU64,
+    parked_connections: AtomicU64,
 }
 
 impl Default for Stats {
@@ -37,6 +38,7 @@ impl Default for Stats {
             reused_requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             truncated_responses: AtomicU64::new(0),
+            parked_connections: AtomicU64::new(0),
         }
     }
 }
@@ -76,6 +78,10 @@ impl Stats {
     }
 
     /// A consistent-enough copy: each counter is read once, without stopping the gateway.
+    pub(crate) fn record_parked_connection(&self) {
+        self.parked_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> GatewayStats {
         let responses = (100u16..)
             .zip(self.responses.iter())
@@ -96,6 +102,7 @@ impl Stats {
             reused_requests: self.reused_requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             truncated_responses: self.truncated_responses.load(Ordering::Relaxed),
+            parked_connections: self.parked_connections.load(Ordering::Relaxed),
         }
     }
 }
