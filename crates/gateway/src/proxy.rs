@@ -43,8 +43,6 @@ struct Failure {
     backend: Option<String>,
     /// The connection the request was sent on, once one was.
     usage: Option<Usage>,
-    /// The request was never written: hyper knew the connection was closed. Not a race, not a 502 yet.
-    unsent: bool,
     /// The underlying error, for the log.
     detail: Option<String>,
 }
@@ -55,7 +53,6 @@ impl Failure {
             cause,
             backend: member.map(|member| member.label.clone()),
             usage: None,
-            unsent: false,
             detail: None,
         }
     }
@@ -67,7 +64,14 @@ struct Answer {
     conn: PooledConn,
 }
 
-/// The client's request, hop-by-hop headers removed and the body buffered, so it can be sent twice.
+/// A failed attempt: its 502 in the making, and the request back when hyper never wrote it (it knew the
+/// connection was closed: not a race, not a 502 yet, the request goes on another connection).
+struct FailedAttempt {
+    failure: Failure,
+    unsent: Option<UpstreamRequest>,
+}
+
+/// The client's request, hop-by-hop headers removed and the body buffered.
 struct BufferedRequest {
     method: Method,
     /// Origin-form: path and query.
@@ -148,39 +152,66 @@ impl Proxy {
             .balancer
             .next(|index| self.health.is_healthy(index))
             .map_err(|cause| Failure::new(cause, None))?;
-        let failure = match self.send_pooled_or_fresh(member, &request).await {
+        let method = request.method.clone();
+        let may_retry = retry::may_retry(self.config.retry, &method);
+        let (failure, spare) = match self
+            .send_pooled_or_fresh(member, request.into_upstream(member), may_retry)
+            .await
+        {
             Ok(answer) => return Ok(self.respond(answer)),
-            Err(failure) => failure,
+            Err(failed) => failed,
         };
-        if !retry::should_retry(self.config.retry, &request.method, failure.cause) {
-            return Err(failure);
-        }
+        let retry = match spare {
+            Some(spare) if retry::should_retry(self.config.retry, &method, failure.cause) => spare,
+            _ => return Err(failure),
+        };
         self.stats.record_retry();
         tracing::info!(cause = %failure.cause, backend = %member.label, "retrying once on a fresh connection");
         let conn = self.connect(member).await?;
-        let answer = self.exchange(member, conn, &request).await?;
+        let answer = self
+            .exchange(member, conn, retry)
+            .await
+            .map_err(|failed| failed.failure)?;
         Ok(self.respond(answer))
     }
 
     /// Sends on the most recently pooled connection, or on a fresh one when none is left. A pooled connection
     /// that hyper already knows is closed (the backend's FIN arrived before we wrote) is skipped, not a 502.
+    ///
+    /// The request is moved, not copied, onto the connection. Only a send on a reused connection can fail in
+    /// a way that is retried (the keep-alive race), so only then, and only when the policy may retry this
+    /// method (`may_retry`), is a copy kept: it comes back with the failure.
     async fn send_pooled_or_fresh(
         &self,
         member: &Member,
-        request: &BufferedRequest,
-    ) -> Result<Answer, Failure> {
+        mut request: UpstreamRequest,
+        may_retry: bool,
+    ) -> Result<Answer, (Failure, Option<UpstreamRequest>)> {
         while let Some(mut conn) = self.pool.checkout(member.index) {
             if conn.conn.ready().await.is_err() {
                 self.pool.record_closed_discard();
                 continue;
             }
+            let spare = may_retry.then(|| copy_request(&request));
             match self.exchange(member, conn, request).await {
-                Err(failure) if failure.unsent => self.pool.record_closed_discard(),
-                result => return result,
+                Ok(answer) => return Ok(answer),
+                Err(FailedAttempt {
+                    unsent: Some(unsent),
+                    ..
+                }) => {
+                    self.pool.record_closed_discard();
+                    request = unsent;
+                }
+                Err(failed) => return Err((failed.failure, spare)),
             }
         }
-        let conn = self.connect(member).await?;
-        self.exchange(member, conn, request).await
+        let conn = self
+            .connect(member)
+            .await
+            .map_err(|failure| (failure, None))?;
+        self.exchange(member, conn, request)
+            .await
+            .map_err(|failed| (failed.failure, None))
     }
 
     /// Resolves the member's host (within `connect_timeout`; a failure or a slower lookup is `dns-failure`) and
@@ -207,15 +238,11 @@ impl Proxy {
         &self,
         member: &Member,
         mut conn: PooledConn,
-        request: &BufferedRequest,
-    ) -> Result<Answer, Failure> {
+        request: UpstreamRequest,
+    ) -> Result<Answer, FailedAttempt> {
         let usage = conn.start_request();
         let bytes_before = conn.conn.bytes_read();
-        let sent = tokio::time::timeout(
-            self.config.request_timeout,
-            conn.conn.send(request.to_upstream(member)),
-        )
-        .await;
+        let sent = tokio::time::timeout(self.config.request_timeout, conn.conn.send(request)).await;
         let (error, unsent) = match sent {
             Ok(Ok(response)) => {
                 if usage.reused() {
@@ -224,12 +251,12 @@ impl Proxy {
                 return Ok(Answer { response, conn });
             }
             Ok(Err(mut error)) => {
-                let unsent = error.take_message().is_some();
+                let unsent = error.take_message();
                 (SendError::Hyper(error.into_error()), unsent)
             }
-            Err(_elapsed) => (SendError::Timeout, false),
+            Err(_elapsed) => (SendError::Timeout, None),
         };
-        if usage.reused() && !unsent {
+        if usage.reused() && unsent.is_none() {
             self.stats.record_reused_request();
         }
         let facts = AttemptFacts {
@@ -237,18 +264,18 @@ impl Proxy {
             response_bytes: conn.conn.bytes_read() > bytes_before,
             socket_reset: conn.conn.saw_reset(),
         };
-        Err(Failure {
+        let failure = Failure {
             cause: classify(&error, facts),
             backend: Some(member.label.clone()),
             usage: Some(usage),
-            unsent,
             detail: Some(match &error {
                 SendError::Timeout => {
                     format!("no response head within {:?}", self.config.request_timeout)
                 }
                 SendError::Hyper(error) => error_chain(error),
             }),
-        })
+        };
+        Err(FailedAttempt { failure, unsent })
     }
 
     /// The backend's response, hop-by-hop headers removed, its body streamed and its connection returned at
@@ -323,12 +350,12 @@ impl BufferedRequest {
         })
     }
 
-    /// A new upstream request with the same method, target, headers and body.
-    fn to_upstream(&self, member: &Member) -> UpstreamRequest {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
+    /// The upstream request, with a `Host` naming `member` when the client sent none.
+    fn into_upstream(self, member: &Member) -> UpstreamRequest {
+        let mut request = Request::new(Full::new(self.body));
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
         if let Entry::Vacant(slot) = request.headers_mut().entry(HOST)
             && let Ok(host) = HeaderValue::from_str(&member.label)
         {
@@ -336,6 +363,15 @@ impl BufferedRequest {
         }
         request
     }
+}
+
+/// A copy of `request` to send again (the body is shared, not copied).
+fn copy_request(request: &UpstreamRequest) -> UpstreamRequest {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
 }
 
 /// A response the gateway writes itself.

@@ -10,9 +10,12 @@ use crate::{Cause, RetryPolicy};
 
 /// True when `policy` allows sending a request with `method` once more, on a fresh connection, after `cause`.
 pub(crate) fn should_retry(policy: RetryPolicy, method: &Method, cause: Cause) -> bool {
-    if !cause.is_retryable() {
-        return false;
-    }
+    cause.is_retryable() && may_retry(policy, method)
+}
+
+/// True when `policy` may retry a request with `method` after some cause: the proxy keeps a copy of the
+/// request only then.
+pub(crate) fn may_retry(policy: RetryPolicy, method: &Method) -> bool {
     match policy {
         RetryPolicy::None => false,
         RetryPolicy::Idempotent => is_idempotent(method),
