@@ -155,7 +155,7 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        let mut connection = ClientConnection::new();
+        let mut connection = ClientConnection::new(self.target.clone());
         self.send_all(&mut connection).await;
         // Whatever ended the loop, the records of every request it started reach the collector.
         self.flush().await;
@@ -176,26 +176,27 @@ impl Worker {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
         loop {
-            // A client about to wait hands over what it has, so progress and Ctrl-C see records promptly; a
-            // closed loop never waits and sends them in batches.
-            if intended > Instant::now() && !self.flush().await {
-                return;
-            }
-            if !self.wait_until(intended).await {
+            // A client about to wait hands over what it has first, so progress and Ctrl-C see records promptly;
+            // a closed loop never waits and sends them in batches.
+            if intended > Instant::now()
+                && (!self.flush().await || !self.wait_until(intended).await)
+            {
                 return;
             }
             if self.stop.is_triggered() || self.past_deadline() || !self.claim() {
                 return;
             }
-            let record = connection.send(&self.target, intended).await;
+            let record = connection.send(intended).await;
+            // When the response ended (its latency runs from `intended`), without reading the clock again.
+            let finished = intended + record.latency;
             sent += 1;
             self.batch.push(record);
             if self.batch.len() >= RECORD_BATCH && !self.flush().await {
                 return;
             }
             intended = match self.plan.pattern {
-                Pattern::Closed => Instant::now(),
-                Pattern::IdleGap => Instant::now() + self.draw_gap(),
+                Pattern::Closed => finished,
+                Pattern::IdleGap => finished + self.draw_gap(),
                 // The schedule is fixed in advance: a late response does not move the next intended send.
                 Pattern::Rate => self.first_send() + self.interval().mul_f64(sent as f64),
             };
