@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -33,6 +33,10 @@ pub struct Target {
 
 /// How long [`ClientConnection::close`] waits for the connection task to end once the sender is gone.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The gateway's cause header, as a name: looking it up by `&str` would parse and check the name for each
+/// response.
+static CAUSE_HEADER: HeaderName = HeaderName::from_static(gateway::CAUSE_HEADER);
 
 /// A response deadline for timeouts too long to add to an instant (tokio's own "far future").
 const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
@@ -178,7 +182,7 @@ impl OpenConnection {
         let status = response.status().as_u16();
         let cause = response
             .headers()
-            .get(gateway::CAUSE_HEADER)
+            .get(&CAUSE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let closes = response
