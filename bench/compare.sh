@@ -154,8 +154,9 @@ oha_run() {
         | python3 -c "import json,sys; print(json.load(sys.stdin)['summary']['requestsPerSec'])"
 }
 for round in $(seq 1 "$ROUNDS"); do
+    # The same client thread count as wrk's -t.
     "$BIN" load --target "http://127.0.0.1:$ORIGIN_PORT/" --pattern closed --clients "$CONNECTIONS" \
-        --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null
+        --threads "$WRK_THREADS" --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null
     ours=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['throughput_rps'])")
     theirs=$(wrk_run "$ORIGIN_PORT" | rps_of)
     oha_rps=0
@@ -163,7 +164,7 @@ for round in $(seq 1 "$ROUNDS"); do
     printf '  round %d badgateway %10.0f req/s   wrk %10.0f req/s   oha %10.0f req/s\n' "$round" "$ours" "$theirs" "$oha_rps"
     OURS=$(python3 -c "print($OURS + $ours)"); WRK=$(python3 -c "print($WRK + $theirs)"); OHA=$(python3 -c "print($OHA + $oha_rps)")
 done
-echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00; wrk -t $WRK_THREADS)"
+echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00; both with $WRK_THREADS client threads)"
 if [ "$HAVE_OHA" = 1 ]; then
     echo "  badgateway/oha  req/s ratio $(ratio "$OURS" "$OHA")"
 else

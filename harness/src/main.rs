@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use harness::check::Tolerance;
 use harness::compare::Variation;
-use harness::load::Pattern;
+use harness::load::{MAX_THREADS, Pattern};
 use harness::serve::Tier;
 
 #[derive(Parser)]
@@ -138,6 +138,9 @@ enum Command {
     Real(commands::real::RealArgs),
 }
 
+/// The limit of `load --threads`, as clap's ranges want it.
+const MAX_LOAD_THREADS: i64 = MAX_THREADS as i64;
+
 /// `badgateway load` options.
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
@@ -150,6 +153,11 @@ pub struct LoadArgs {
     /// Concurrent clients (each one keep-alive connection).
     #[arg(long, default_value_t = 1)]
     clients: usize,
+    /// Threads the clients run on, each with a single-threaded runtime (as wrk's -t); clients are dealt to
+    /// them round robin. 0 runs them on the async worker threads (--worker-threads).
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=MAX_LOAD_THREADS))]
+    threads: u16,
     /// Total requests (default 200 when --duration is not given).
     #[arg(long)]
     requests: Option<u64>,

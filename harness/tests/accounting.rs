@@ -1,5 +1,6 @@
 //! Accounting reconciles under injected client errors: whatever the target does (answers, 502s, closes,
-//! resets, stalls), every request started is one response or one client error, and `unaccounted` is 0.
+//! resets, stalls), every request started is one response or one client error, and `unaccounted` is 0; and so
+//! it does with the clients on client threads of their own (`load.threads`).
 
 mod support;
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 use harness::load::{LoadConfig, Pattern, Target};
 use harness::run::{RunOptions, run_external};
 use listener::Shutdown;
+use origin::{Origin, OriginConfig};
 use proptest::prelude::*;
 use support::{FakeServer, Mix};
 
@@ -120,6 +122,16 @@ async fn a_refused_connection_is_a_connect_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_still_accounts_for_every_request() {
+    interrupt_a_run_and_account_for_every_request(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_on_client_threads_still_accounts_for_every_request() {
+    interrupt_a_run_and_account_for_every_request(2).await;
+}
+
+/// Stops an idle-gap load with `threads` client threads once the server has seen traffic.
+async fn interrupt_a_run_and_account_for_every_request(threads: usize) {
     let server = FakeServer::start(Mix([1, 0, 0, 0, 0]), 3).await;
     let load = LoadConfig {
         pattern: Pattern::IdleGap,
@@ -127,6 +139,7 @@ async fn an_interrupted_run_still_accounts_for_every_request() {
         requests: Some(1_000_000),
         gap: Some(Duration::from_millis(5)),
         gap_spread: Duration::from_millis(2),
+        threads,
         ..LoadConfig::default()
     };
     let (shutdown, stop) = Shutdown::new();
@@ -150,4 +163,38 @@ async fn an_interrupted_run_still_accounts_for_every_request() {
     let responses: u64 = result.responses.values().sum();
     assert_eq!(result.requests, responses + result.client_error_total());
     assert_eq!(result.unaccounted, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_on_two_client_threads_accounts_for_every_request_to_a_real_origin() {
+    let origin = Origin::start("127.0.0.1:0".parse().unwrap(), OriginConfig::default())
+        .await
+        .unwrap();
+    let load = LoadConfig {
+        pattern: Pattern::Closed,
+        clients: 8,
+        requests: Some(2_000),
+        threads: 2,
+        ..LoadConfig::default()
+    };
+    let (_never, stop) = Shutdown::new();
+    let result = run_external(
+        "client-threads",
+        &load,
+        &target(origin.local_addr(), Duration::from_secs(5)),
+        &RunOptions::default(),
+        stop,
+    )
+    .await;
+    assert_eq!(result.requests, 2_000);
+    assert_eq!(
+        result.responses.get("200").copied(),
+        Some(2_000),
+        "{:?}",
+        result.responses
+    );
+    assert_eq!(result.client_error_total(), 0, "{:?}", result.client_errors);
+    assert_eq!(result.unaccounted, 0);
+    assert_eq!(origin.requests_served(), 2_000);
+    origin.stop().await;
 }

@@ -147,3 +147,20 @@ fn a_bad_worker_thread_count_is_named() {
         "{message}"
     );
 }
+
+#[test]
+fn too_many_load_threads_are_named() {
+    let output = badgateway(&[
+        "load",
+        "--target",
+        "http://127.0.0.1:9/",
+        "--threads",
+        "100000",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("'100000'") && message.contains("--threads"),
+        "{message}"
+    );
+}

@@ -59,6 +59,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
             .map_or("/".to_owned(), |p| p.as_str().to_owned()),
         timeout: args.timeout,
         seed: args.seed,
+        threads: usize::from(args.threads),
     };
     load.validate().map_err(anyhow::Error::msg)?;
     let target = Target {

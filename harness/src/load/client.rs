@@ -3,13 +3,16 @@
 use std::error::Error as _;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::record::{ClientError, Outcome, Record};
 
@@ -31,42 +34,98 @@ pub struct Target {
 /// How long [`ClientConnection::close`] waits for the connection task to end once the sender is gone.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// A client connection that reconnects after any failure.
+/// The gateway's cause header, as a name: looking it up by `&str` would parse and check the name for each
+/// response.
+static CAUSE_HEADER: HeaderName = HeaderName::from_static(gateway::CAUSE_HEADER);
+
+/// A response deadline for timeouts too long to add to an instant (tokio's own "far future").
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// A client connection to one target that reconnects after any failure.
 pub struct ClientConnection {
-    sender: Option<http1::SendRequest<Empty<Bytes>>>,
-    /// The task driving the current connection; it ends (and closes the socket) once `sender` is dropped.
-    task: Option<tokio::task::JoinHandle<()>>,
-    requests_on_connection: u64,
+    target: Target,
+    /// The target's request, parsed once; `None` when its path or host cannot be sent (every request then
+    /// fails as a connect error).
+    request_head: Option<RequestHead>,
+    connection: OpenConnection,
+    /// The whole-response timeout: one timer for all the requests, moved later for each. Moving a pending timer
+    /// later is an atomic update; a timer per request would be registered with and removed from the runtime's
+    /// timer wheel every time.
+    response_deadline: Pin<Box<Sleep>>,
 }
 
-impl Default for ClientConnection {
-    fn default() -> Self {
-        Self::new()
+/// The keep-alive connection in use, if any.
+#[derive(Default)]
+struct OpenConnection {
+    sender: Option<http1::SendRequest<Empty<Bytes>>>,
+    /// The task driving the connection; it ends (and closes the socket) once `sender` is dropped.
+    task: Option<tokio::task::JoinHandle<()>>,
+    requests: u64,
+}
+
+/// The method, URI and `Host` of every request of a client: parsed once, then cloned (reference counts) for
+/// each request.
+struct RequestHead {
+    method: http::Method,
+    uri: http::Uri,
+    host: HeaderValue,
+}
+
+impl RequestHead {
+    /// `None` when the target's path is not a URI or its host not a header value.
+    fn new(target: &Target) -> Option<Self> {
+        Some(Self {
+            method: target.method.clone(),
+            uri: http::Uri::try_from(target.path.as_str()).ok()?,
+            host: HeaderValue::from_str(&target.host).ok()?,
+        })
+    }
+
+    fn request(&self) -> http::Request<Empty<Bytes>> {
+        let mut request = http::Request::new(Empty::new());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        request
+            .headers_mut()
+            .insert(http::header::HOST, self.host.clone());
+        request
     }
 }
 
 impl ClientConnection {
-    /// No connection yet; the first request connects.
-    pub fn new() -> Self {
+    /// No connection yet; the first request connects. Must be called on the runtime that sends the requests
+    /// (its timer keeps the response deadline).
+    pub fn new(target: Target) -> Self {
         Self {
-            sender: None,
-            task: None,
-            requests_on_connection: 0,
+            request_head: RequestHead::new(&target),
+            target,
+            connection: OpenConnection::default(),
+            response_deadline: Box::pin(tokio::time::sleep(FAR_FUTURE)),
         }
     }
 
     /// Sends one request and returns its record. `intended` is when the request should have left, so latency
     /// includes any delay of ours.
-    pub async fn send(&mut self, target: &Target, intended: Instant) -> Record {
-        let reused_connection = self.sender.is_some() && self.requests_on_connection > 0;
-        let outcome = match tokio::time::timeout(target.timeout, self.exchange(target)).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => {
-                self.drop_connection();
+    pub async fn send(&mut self, intended: Instant) -> Record {
+        let reused_connection = self.connection.sender.is_some() && self.connection.requests > 0;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(self.target.timeout)
+            .unwrap_or(now + FAR_FUTURE);
+        self.response_deadline.as_mut().reset(deadline);
+        let exchanged = tokio::select! {
+            biased;
+            exchanged = self.connection.exchange(&self.target, self.request_head.as_ref()) => Some(exchanged),
+            () = self.response_deadline.as_mut() => None,
+        };
+        let outcome = match exchanged {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(error)) => {
+                self.connection.drop_connection();
                 Outcome::Failed(error)
             }
-            Err(_) => {
-                self.drop_connection();
+            None => {
+                self.connection.drop_connection();
                 Outcome::Failed(ClientError::Timeout)
             }
         };
@@ -77,50 +136,53 @@ impl ClientConnection {
         }
     }
 
-    fn drop_connection(&mut self) {
-        self.sender = None;
-        // The task ends by itself now that its sender is gone (or it already failed).
-        self.task = None;
-        self.requests_on_connection = 0;
-    }
-
     /// Closes the connection and waits (bounded) until its socket is closed, so a run ends without client
     /// sockets still open.
     pub async fn close(mut self) {
-        self.sender = None;
-        if let Some(task) = self.task.take()
+        self.connection.sender = None;
+        if let Some(task) = self.connection.task.take()
             && tokio::time::timeout(CLOSE_GRACE, task).await.is_err()
         {
             tracing::debug!("client connection still open after its close grace");
         }
     }
+}
 
-    async fn exchange(&mut self, target: &Target) -> Result<Outcome, ClientError> {
+impl OpenConnection {
+    fn drop_connection(&mut self) {
+        self.sender = None;
+        // The task ends by itself now that its sender is gone (or it already failed).
+        self.task = None;
+        self.requests = 0;
+    }
+
+    async fn exchange(
+        &mut self,
+        target: &Target,
+        head: Option<&RequestHead>,
+    ) -> Result<Outcome, ClientError> {
+        let Some(head) = head else {
+            return Err(ClientError::Connect);
+        };
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let (sender, task) = connect(target.addr).await?;
             self.sender = Some(sender);
             self.task = Some(task);
-            self.requests_on_connection = 0;
+            self.requests = 0;
         }
         let Some(sender) = self.sender.as_mut() else {
             return Err(ClientError::Connect);
         };
         sender.ready().await.map_err(|e| classify(&e))?;
-        let request = http::Request::builder()
-            .method(target.method.clone())
-            .uri(target.path.as_str())
-            .header(http::header::HOST, target.host.as_str())
-            .body(Empty::<Bytes>::new())
-            .map_err(|_| ClientError::Connect)?;
-        self.requests_on_connection += 1;
+        self.requests += 1;
         let response = sender
-            .send_request(request)
+            .send_request(head.request())
             .await
             .map_err(|e| classify(&e))?;
         let status = response.status().as_u16();
         let cause = response
             .headers()
-            .get(gateway::CAUSE_HEADER)
+            .get(&CAUSE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let closes = response

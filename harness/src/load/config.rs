@@ -50,6 +50,10 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Seed of every random draw of the load. Default 1.
     pub seed: u64,
+    /// Threads the clients run on, each with a single-threaded runtime of its own (wrk's `-t`); clients are
+    /// dealt to them round robin, and a client's connection stays on its thread. 0 = run the clients on the
+    /// harness's own runtime. At most [`MAX_THREADS`]. Default 0.
+    pub threads: usize,
 }
 
 impl Default for LoadConfig {
@@ -66,12 +70,16 @@ impl Default for LoadConfig {
             path: "/".to_owned(),
             timeout: Duration::from_secs(30),
             seed: 1,
+            threads: 0,
         }
     }
 }
 
 /// The request count used when neither `requests` nor `duration` is given.
 pub const DEFAULT_REQUESTS: u64 = 200;
+
+/// The most client threads a load may ask for (`load.threads`, `badgateway load --threads`).
+pub const MAX_THREADS: usize = 256;
 
 impl LoadConfig {
     /// The request budget: `requests`, or [`DEFAULT_REQUESTS`] when the run has no other bound.
@@ -92,6 +100,12 @@ impl LoadConfig {
             return Err(format!(
                 "load.clients = {} is above the limit of 10000",
                 self.clients
+            ));
+        }
+        if self.threads > MAX_THREADS {
+            return Err(format!(
+                "load.threads = {} is above the limit of {MAX_THREADS}",
+                self.threads
             ));
         }
         if self.requests == Some(0) {
@@ -129,5 +143,25 @@ impl LoadConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_above_the_limit_are_refused_with_the_value() {
+        let load = LoadConfig {
+            threads: MAX_THREADS + 1,
+            ..LoadConfig::default()
+        };
+        let message = load.validate().unwrap_err();
+        assert!(message.contains("load.threads = 257"), "{message}");
+        let load = LoadConfig {
+            threads: MAX_THREADS,
+            ..LoadConfig::default()
+        };
+        assert_eq!(load.validate(), Ok(()));
     }
 }

@@ -1,11 +1,17 @@
 //! The load workers: one task per client, a shared request budget, an optional deadline, and a stop signal.
 //! Each finished request is sent to the collector as one record; workers hold no shared statistics.
+//!
+//! Where the clients run: by default on the runtime that drives the load (tokio's multi-thread runtime in the
+//! CLI). There a client's task and its hyper connection's driver task may run on different threads, and each
+//! hand-over between them can wake a thread on another core. With `threads` set, the clients are dealt round
+//! robin to [`Shards`], threads with a single-threaded runtime each (wrk's `-t`): a client, its connection
+//! and the connection's driver then stay on one thread. Only the batched records cross to the collector.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use listener::ShutdownSignal;
+use listener::{Shards, ShutdownSignal};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
@@ -33,6 +39,8 @@ pub struct LoadPlan {
     pub rate: Option<f64>,
     /// Seed of the gap draws.
     pub seed: u64,
+    /// Client threads, each with a single-threaded runtime; 0 = the clients run on the caller's runtime.
+    pub threads: usize,
 }
 
 impl LoadPlan {
@@ -47,6 +55,7 @@ impl LoadPlan {
             gap_spread: load.gap_spread,
             rate: load.rate,
             seed: load.seed,
+            threads: load.threads,
         }
     }
 }
@@ -57,6 +66,9 @@ pub const RECORD_BATCH: usize = 64;
 
 /// Drives the load to completion (budget spent, deadline passed, or `stop` fired). Returns how many requests
 /// were started; every started request produces exactly one record on `records`.
+///
+/// With `plan.threads` > 0 the clients run on that many client threads, which stop once every client has
+/// ended. Should the threads fail to start, the clients run on the caller's runtime and the failure is logged.
 pub async fn drive(
     plan: &LoadPlan,
     target: &Target,
@@ -66,7 +78,11 @@ pub async fn drive(
     let budget = plan.requests.map(AtomicU64::new).map(Arc::new);
     let started = Arc::new(AtomicU64::new(0));
     let deadline = plan.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut tasks = tokio::task::JoinSet::new();
+    let client_threads = start_client_threads(plan.threads);
+    // Clients on this runtime are aborted if `drive` is dropped; those on client threads are dropped with
+    // the threads' runtimes when `client_threads` is.
+    let mut on_this_runtime = tokio::task::JoinSet::new();
+    let mut on_client_threads = Vec::new();
     let began = Instant::now();
     for client in 0..plan.clients {
         let worker = Worker {
@@ -86,11 +102,40 @@ pub async fn drive(
                     .wrapping_add(client as u64),
             ),
         };
-        tasks.spawn(worker.run());
+        match &client_threads {
+            Some(threads) => on_client_threads.push(threads.spawn(worker.run())),
+            None => {
+                on_this_runtime.spawn(worker.run());
+            }
+        }
     }
     drop(records);
-    while tasks.join_next().await.is_some() {}
+    // A client that panicked lost the records it had not sent yet: they show as `unaccounted`.
+    while on_this_runtime.join_next().await.is_some() {}
+    for client in on_client_threads {
+        let _ = client.await;
+    }
+    // Dropping the last handle stops the client threads.
+    drop(client_threads);
     started.load(Ordering::Relaxed)
+}
+
+/// Starts `count` client threads; none for 0, or when they cannot be started (the failure is logged).
+fn start_client_threads(count: usize) -> Option<Shards> {
+    if count == 0 {
+        return None;
+    }
+    match Shards::start(count, "load-client") {
+        Ok(threads) => Some(threads),
+        Err(error) => {
+            tracing::error!(
+                %error,
+                count,
+                "cannot start the load's client threads; the clients run on the main runtime"
+            );
+            None
+        }
+    }
 }
 
 struct Worker {
@@ -110,7 +155,7 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        let mut connection = ClientConnection::new();
+        let mut connection = ClientConnection::new(self.target.clone());
         self.send_all(&mut connection).await;
         // Whatever ended the loop, the records of every request it started reach the collector.
         self.flush().await;
@@ -131,26 +176,27 @@ impl Worker {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
         loop {
-            // A client about to wait hands over what it has, so progress and Ctrl-C see records promptly; a
-            // closed loop never waits and sends them in batches.
-            if intended > Instant::now() && !self.flush().await {
-                return;
-            }
-            if !self.wait_until(intended).await {
+            // A client about to wait hands over what it has first, so progress and Ctrl-C see records promptly;
+            // a closed loop never waits and sends them in batches.
+            if intended > Instant::now()
+                && (!self.flush().await || !self.wait_until(intended).await)
+            {
                 return;
             }
             if self.stop.is_triggered() || self.past_deadline() || !self.claim() {
                 return;
             }
-            let record = connection.send(&self.target, intended).await;
+            let record = connection.send(intended).await;
+            // When the response ended (its latency runs from `intended`), without reading the clock again.
+            let finished = intended + record.latency;
             sent += 1;
             self.batch.push(record);
             if self.batch.len() >= RECORD_BATCH && !self.flush().await {
                 return;
             }
             intended = match self.plan.pattern {
-                Pattern::Closed => Instant::now(),
-                Pattern::IdleGap => Instant::now() + self.draw_gap(),
+                Pattern::Closed => finished,
+                Pattern::IdleGap => finished + self.draw_gap(),
                 // The schedule is fixed in advance: a late response does not move the next intended send.
                 Pattern::Rate => self.first_send() + self.interval().mul_f64(sent as f64),
             };
