@@ -173,7 +173,7 @@ fi
 
 echo "== 3. RSS with $IDLE_CLIENTS idle client keep-alive connections"
 # Measured when every connection is open and idle ("ready"), and again IDLE_SETTLE seconds later: an idle
-# connection of our gateway gives its HTTP buffers back after `client_park_after` (1 s by default), and the
+# connection of our gateway gives its HTTP buffers back after `client_park_after` (250 ms by default), and the
 # allocator returns the freed pages to the system shortly after.
 IDLE_SETTLE=${IDLE_SETTLE:-3}
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
