@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
@@ -185,9 +185,7 @@ where
     F: Fn(TcpStream, SocketAddr, ShutdownSignal) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| BindError { addr, source })?;
+    let listener = bind(addr).map_err(|source| BindError { addr, source })?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| BindError { addr, source })?;
@@ -294,6 +292,23 @@ async fn accept_loop<F, Fut>(
             }
         }
     }
+}
+
+/// How many connections the kernel may queue before they are accepted (capped by `net.core.somaxconn`). A burst
+/// of clients connecting at once (a load test's start, 10,000 keep-alive clients) must not overflow it: an
+/// overflowed SYN is retried by the client a second later, a latency spike nobody asked for. nginx uses 511.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds `addr` with `SO_REUSEADDR` and [`LISTEN_BACKLOG`].
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Tells an over-limit connection `refusal` and closes it without destroying what it was told.
