@@ -16,7 +16,9 @@ const KEYS: &[&str] = &[
     "request_timeout",
     "cause_header",
     "client_idle_timeout",
+    "client_park_after",
     "max_client_connections",
+    "worker_threads",
     "max_body_bytes",
     "max_header_bytes",
     "admin_listen",
@@ -100,10 +102,13 @@ proptest! {
         max_body_bytes in any::<u64>(),
         max_header_bytes in 0usize..(1 << 40),
         max_client_connections in any::<u32>(),
+        park_ms in 0u64..10_000_000,
+        worker_threads in 0usize..1024,
     ) {
         let config = parse(&format!(
             "idle_timeout = \"{idle_ms}ms\"\nmax_body_bytes = {body}\nmax_header_bytes = {max_header_bytes}\n\
-             max_client_connections = {max_client_connections}\n",
+             max_client_connections = {max_client_connections}\nclient_park_after = \"{park_ms}ms\"\n\
+             worker_threads = {worker_threads}\n",
             body = i64::try_from(max_body_bytes).unwrap_or(i64::MAX),
         ))
         .expect("well-typed values parse");
@@ -111,5 +116,7 @@ proptest! {
         prop_assert_eq!(config.max_body_bytes, max_body_bytes.min(i64::MAX as u64));
         prop_assert_eq!(config.max_header_bytes, max_header_bytes);
         prop_assert_eq!(config.max_client_connections, max_client_connections as usize);
+        prop_assert_eq!(config.client_park_after, Duration::from_millis(park_ms));
+        prop_assert_eq!(config.worker_threads, worker_threads);
     }
 }

@@ -30,6 +30,16 @@ async fn get(client: &mut SendRequest<Full<Bytes>>) -> u16 {
     status
 }
 
+/// Two kept-alive clients, strictly alternating: ten requests each, every one answered 200.
+async fn alternate_ten_requests_each(addr: SocketAddr) {
+    let mut first = within(client(addr)).await;
+    let mut second = within(client(addr)).await;
+    for _ in 0..10 {
+        assert_eq!(within(get(&mut first)).await, 200);
+        assert_eq!(within(get(&mut second)).await, 200);
+    }
+}
+
 fn workers(count: usize) -> FrontConfig {
     FrontConfig {
         worker_threads: count,
@@ -40,14 +50,8 @@ fn workers(count: usize) -> FrontConfig {
 #[tokio::test]
 async fn each_worker_thread_reuses_its_own_upstream_connections() {
     let (gateway, origin) = gateway_before_origin(workers(2)).await;
-    let addr = gateway.local_addr();
-    // Connections are dealt round robin: these two land on different worker threads.
-    let mut first = within(client(addr)).await;
-    let mut second = within(client(addr)).await;
-    for _ in 0..10 {
-        assert_eq!(within(get(&mut first)).await, 200);
-        assert_eq!(within(get(&mut second)).await, 200);
-    }
+    // Connections are dealt round robin: the two clients land on different worker threads.
+    alternate_ten_requests_each(gateway.local_addr()).await;
     let stats = gateway.stats();
     assert_eq!(stats.requests, 20);
     assert_eq!(stats.responses.get(&200), Some(&20));
@@ -62,13 +66,7 @@ async fn each_worker_thread_reuses_its_own_upstream_connections() {
 #[tokio::test]
 async fn without_worker_threads_alternating_clients_share_one_connection() {
     let (gateway, _origin) = gateway_before_origin(workers(0)).await;
-    let addr = gateway.local_addr();
-    let mut first = within(client(addr)).await;
-    let mut second = within(client(addr)).await;
-    for _ in 0..10 {
-        assert_eq!(within(get(&mut first)).await, 200);
-        assert_eq!(within(get(&mut second)).await, 200);
-    }
+    alternate_ten_requests_each(gateway.local_addr()).await;
     assert_eq!(gateway.stats().upstream_connections, 1);
     gateway.stop().await;
 }

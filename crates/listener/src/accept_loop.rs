@@ -470,4 +470,28 @@ mod tests {
             assert_eq!(buf, b"bye");
         }
     }
+
+    #[tokio::test]
+    async fn the_kernel_queues_a_burst_of_connections_past_the_old_backlog_of_128() {
+        // Nothing accepts: every connect that completes was queued by the kernel. With tokio's default backlog
+        // (128) the 129th would wait on SYN retries, never answered.
+        // The kernel caps every backlog at net.core.somaxconn (4096 by default since Linux 5.4).
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(4096);
+        let burst = somaxconn.min(300);
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut held = Vec::new();
+            for _ in 0..burst {
+                held.push(TcpStream::connect(addr).await.unwrap());
+            }
+            held
+        })
+        .await
+        .expect("the burst's connects complete without an accept");
+        assert_eq!(held.len(), burst);
+    }
 }
