@@ -19,4 +19,5 @@ pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod sweep;
+pub mod time_scale;
 pub mod topology;
