@@ -12,6 +12,7 @@
 
 mod close_time;
 mod exchange;
+mod result;
 mod round_trip;
 mod stream;
 mod verdict;
@@ -24,6 +25,7 @@ use listener::ShutdownSignal;
 use serde::{Deserialize, Serialize};
 
 pub use close_time::{CloseKind, CloseSample, CloseTime, measure_close};
+pub use result::ProbeResult;
 pub use round_trip::measure_round_trip;
 pub use verdict::{BinFindings, Findings, ProbeRecord, judge, zero_failure_bound};
 pub use window::{AgeBin, FRONT_IDLE_GUARD, Window, WindowInputs, plan};
