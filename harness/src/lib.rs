@@ -10,6 +10,7 @@ pub mod load;
 pub mod mitigation;
 pub mod probe;
 pub mod progress;
+pub mod rate_test;
 pub mod real;
 pub mod record;
 pub mod report;

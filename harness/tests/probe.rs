@@ -167,7 +167,10 @@ async fn a_front_closing_before_the_back_is_not_exposed() {
     let findings = &measured.findings;
     assert!(!findings.exposed, "{measured:#?}");
     // Nothing is sent at or past the front's own idle timeout: there the front closes first.
-    assert!(findings.bins.iter().all(|b| b.to_ms <= 40.0 - 0.5), "{measured:#?}");
+    assert!(
+        findings.bins.iter().all(|b| b.to_ms <= 40.0 - 0.5),
+        "{measured:#?}"
+    );
     assert!(findings.sent >= 64);
     let bound = findings.failure_rate_upper_bound.unwrap_or(1.0);
     assert!(bound < 0.05, "bound {bound}");
