@@ -8,6 +8,7 @@ pub mod expect;
 pub mod explain;
 pub mod load;
 pub mod mitigation;
+pub mod preset;
 pub mod progress;
 pub mod real;
 pub mod record;
