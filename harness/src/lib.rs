@@ -1,6 +1,7 @@
 //! The badgateway harness: scenario files, the in-process chain, the load, the one collector, results, reports
 //! and the CI gate. The `badgateway` binary (`main.rs`) is a thin CLI over this library.
 
+pub mod audit;
 pub mod check;
 pub mod collector;
 pub mod compare;
