@@ -597,7 +597,10 @@ impl IdleLimit {
 impl fmt::Display for IdleLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IdleLimit::After(duration) => write!(f, "{}", humantime::format_duration(*duration)),
+            IdleLimit::After(duration) if duration.subsec_nanos() == 0 => {
+                write!(f, "{}s", duration.as_secs())
+            }
+            IdleLimit::After(duration) => write!(f, "{}", duration_value(*duration)),
             IdleLimit::Unbounded => f.write_str("no limit"),
             IdleLimit::Undocumented => f.write_str("not documented"),
         }

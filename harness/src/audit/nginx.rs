@@ -480,6 +480,18 @@ fn front_for(
         });
         return;
     };
+    if let Some(header) = &level.connection_header
+        && header.value.contains('$')
+    {
+        parsed.warn(
+            header.at.clone(),
+            format!(
+                "proxy_set_header Connection {}: a variable is not resolved (a $connection_upgrade map sends \
+                 `close` to plain requests); the audit assumes reuse",
+                header.value
+            ),
+        );
+    }
     let reuse = reuse_of(upstream, &host, level);
     parsed.fronts.push(Front {
         label,

@@ -170,8 +170,11 @@ pub fn judge(front: &Front, back: &Back, options: &Options) -> Result<Verdict, S
         .map(|note| format!("; {note}"))
         .unwrap_or_else(|| "; the front answers 502".to_owned());
     let why = format!(
-        "the front may reuse a connection idle for up to {} ({}) that the back closes after {} ({}), and a {method} that meets the close is not retried ({}){failure}",
-        front_idle,
+        "the front may reuse a connection idle {} ({}) that the back closes after {} ({}), and a {method} that meets the close is not retried ({}){failure}",
+        match front_idle {
+            IdleLimit::After(idle) => format!("for up to {}", IdleLimit::After(idle)),
+            _ => "without limit".to_owned(),
+        },
         front.idle_timeout.at,
         back.keepalive_timeout.value,
         back.keepalive_timeout.at,
