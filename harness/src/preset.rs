@@ -14,6 +14,11 @@
 //! - Node 20 (20.20.2 installed) closes an idle socket about 1 s *after* `keepAliveTimeout` (measured with
 //!   `bench/idle_close.py`: 2.0 s for a 1 s setting), so the `node20` preset's effective close is 6 s for the
 //!   documented 5 s.
+//! - HAProxy 2.6 (installed) has no idle timeout on server connections; measured with `bench/front_idle.py`, a
+//!   lone idle connection was closed (RST) 15 s after its response with the default `pool-purge-delay 5s`.
+//!   How long one survives depends on the traffic (the purge keeps what recent periods used), so the preset
+//!   keeps it unbounded. nginx 1.22's upstream `keepalive_timeout` (60.06 s) and Caddy 2.6's `keepalive`
+//!   (120.02 s) measured as documented.
 //! - Tomcat's `keepAliveTimeout` falls back to `connectionTimeout`: 60 s in code, 20 s in the shipped
 //!   server.xml; the preset takes the shipped 20 s.
 

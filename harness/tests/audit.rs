@@ -426,3 +426,23 @@ fn exit_status_is_1_when_exposed_0_when_fixed_2_on_errors() {
         Some(2)
     );
 }
+
+#[test]
+fn a_variable_connection_header_is_a_warning_at_its_line() {
+    let dir = TempDir::new();
+    let nginx = dir.write(
+        "nginx.conf",
+        "http {\n  upstream app { server 127.0.0.1:1; keepalive 4; }\n  server {\n    location / {\n      proxy_pass http://app;\n      proxy_http_version 1.1;\n      proxy_set_header Connection $connection_upgrade;\n    }\n  }\n}\n",
+    );
+    let mut input = inputs("back=apache");
+    input.nginx = vec![nginx.clone()];
+    let result = audit::run(&input).expect("audit runs");
+    let warning = result
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Warning)
+        .expect("a warning");
+    assert_eq!(warning.at, Where::line(&nginx, 7), "{warning}");
+    assert!(warning.message.contains("$connection_upgrade"), "{warning}");
+    assert!(!result.has_errors());
+}
