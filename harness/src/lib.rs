@@ -1,6 +1,7 @@
 //! The badgateway harness: scenario files, the in-process chain, the load, the one collector, results, reports
 //! and the CI gate. The `badgateway` binary (`main.rs`) is a thin CLI over this library.
 
+pub mod audit;
 pub mod check;
 pub mod collector;
 pub mod compare;
@@ -8,6 +9,7 @@ pub mod expect;
 pub mod explain;
 pub mod load;
 pub mod mitigation;
+pub mod preset;
 pub mod progress;
 pub mod real;
 pub mod record;

@@ -136,6 +136,10 @@ enum Command {
     },
     /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
     Real(commands::real::RealArgs),
+    /// Audit real front and back configs (nginx, HAProxy, Caddy; Apache) and presets for the keep-alive race.
+    ///
+    /// Exit status 1 when a pair is exposed, 2 on a usage, parse or I/O error.
+    Audit(commands::audit::AuditArgs),
 }
 
 /// The limit of `load --threads`, as clap's ranges want it.
@@ -280,5 +284,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             grace,
         } => commands::serve::serve(tier, &config, grace).await,
         Command::Real(args) => commands::real::real(args).await,
+        Command::Audit(args) => commands::audit::audit(args),
     }
 }
