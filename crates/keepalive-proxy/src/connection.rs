@@ -20,6 +20,7 @@ use std::task::Poll;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
+use precise_timer::{PRECISE_SPAN, PreciseTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -30,7 +31,6 @@ use crate::activity::{Activity, ActivityState};
 use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
-use crate::precise_timer::{PRECISE_SPAN, PreciseTimer};
 use crate::service::RequestService;
 use crate::{CloseMode, Shared};
 

@@ -19,7 +19,6 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
-mod precise_timer;
 mod service;
 mod stats;
 mod tracked_body;
