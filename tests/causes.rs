@@ -48,7 +48,7 @@ async fn assert_only(cause: &str, min: u64) -> RunResult {
         "{cause}: {} 502, expected at least {min}: {result:#?}",
         result.bad_gateways()
     );
-    let causes: Vec<&String> = result.causes.keys().collect();
+    let causes: Vec<&str> = result.causes.keys().map(|key| key.as_str()).collect();
     assert_eq!(causes, [cause], "{cause}: {:?}", result.causes);
     assert_eq!(result.causes[cause], result.bad_gateways());
     assert_eq!(

@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
+use harness::chain::{BackKind, Chain, FrontKind};
 use harness::real::{
-    BackKind, FrontKind, INSTALL_HINT, RealChain, apache, haproxy, missing_binaries, nginx,
-    process, run_real, sweep_backs, window_table,
+    INSTALL_HINT, apache, haproxy, missing_binaries, nginx, process, run_real, sweep_backs,
+    window_table,
 };
 use harness::run::RunOptions;
 use harness::scenario::Scenario;
@@ -77,14 +78,16 @@ async fn each_real_server_starts_from_its_config_and_stops_completely() {
     let apache_pid = back.pid();
     assert_eq!(get(back.addr()).await, 200, "apache → origin");
 
-    let front = nginx::start(&scenario.front, back.addr()).await.unwrap();
+    let front = nginx::start(&scenario.front, &[back.addr()]).await.unwrap();
     let nginx_pid = front.pid();
     assert_eq!(get(front.addr()).await, 200, "nginx → apache → origin");
     let (stopped, _) = front.stop().await;
     assert_eq!(stopped, process::Stopped::Graceful);
     assert_gone(nginx_pid);
 
-    let front = haproxy::start(&scenario.front, back.addr()).await.unwrap();
+    let front = haproxy::start(&scenario.front, &[back.addr()])
+        .await
+        .unwrap();
     let haproxy_pid = front.pid();
     assert_eq!(get(front.addr()).await, 200, "haproxy → apache → origin");
     // Dropping stops it too.
@@ -104,7 +107,7 @@ async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
     }
     let scenario = Scenario::default_race().unwrap();
     for front in [FrontKind::Nginx, FrontKind::Haproxy] {
-        let chain = RealChain::start(&scenario, front, BackKind::Apache)
+        let chain = Chain::start(&scenario, front, BackKind::Apache)
             .await
             .unwrap();
         let pids = chain.server_pids();

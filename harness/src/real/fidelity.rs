@@ -7,8 +7,8 @@
 use listener::ShutdownSignal;
 use serde::Serialize;
 
-use super::chain::{BackKind, FrontKind};
 use super::run::{RealRun, run_real};
+use crate::chain::{BackKind, FrontKind};
 use crate::run::RunOptions;
 use crate::scenario::{Scenario, ScenarioError};
 
