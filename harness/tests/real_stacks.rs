@@ -4,6 +4,8 @@
 //! none, and our back opens the race window at the same offset as real Apache. A missing server is a
 //! failure in CI (`CI=true`) and a skip that says what to install elsewhere.
 
+mod support;
+
 use std::time::Duration;
 
 use harness::chain::{BackKind, Chain, FrontKind};
@@ -11,11 +13,11 @@ use harness::real::{
     INSTALL_HINT, apache, haproxy, missing_binaries, nginx, process, run_real, sweep_backs,
     window_table,
 };
-use harness::run::RunOptions;
 use harness::scenario::Scenario;
 use harness::sweep::{Offset, SweepPlan};
 use listener::Shutdown;
 use origin::{Origin, OriginConfig};
+use support::quiet;
 
 /// False (after saying what to install) when a server is missing outside CI; panics in CI.
 fn servers_installed() -> bool {
@@ -148,10 +150,7 @@ async fn the_keepalive_race_reproduces_through_nginx_and_apache_and_keepalive_of
         return;
     }
     let (_shutdown, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let race = Scenario::default_race().unwrap();
     let on = run_real(
         &race,
@@ -200,10 +199,7 @@ async fn our_back_opens_the_race_window_where_real_apache_does() {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let race = Scenario::default_race().unwrap();
     // Inside the window (the client's gap 6 ms short of KeepAliveTimeout, plus two 4 ms link crossings, puts
     // the back's idle age at the timeout: measured P(502) ≈ 0.5 for both backs, the most one client can hit
