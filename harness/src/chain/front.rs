@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 
 use gateway::Gateway;
 
+use crate::real::front::RealFrontSpec;
 use crate::real::process::ServerProcess;
 use crate::scenario::Scenario;
 
 use super::account::ChainAccount;
 use super::error::ChainError;
-use super::kind::{FrontKind, RealFrontSpec};
+use super::kind::FrontKind;
 use super::links::loopback;
 use super::pool::{gateway_pool, real_pool};
 

@@ -1,38 +1,14 @@
 //! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy or our gateway) and [`BackKind`] (Apache
 //! httpd or our keep-alive proxy), their names on the command line and in tables, and, for a real front, the
-//! descriptor its own file exports ([`RealFrontSpec`]). Adding a front kind is one file under `crate::real`
+//! descriptor its own file exports (`crate::real::front::RealFrontSpec`). Adding a front kind is one file under `crate::real`
 //! exporting a `RealFrontSpec`, plus one arm here: the variant, its entry in [`FrontKind::ALL`] and its line in
 //! [`FrontKind::real`]. This module starts nothing.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::str::FromStr;
 
-use gateway::FrontConfig;
-
-use crate::real::error::RealError;
-use crate::real::process::ServerProcess;
+use crate::real::front::RealFrontSpec;
 use crate::real::{haproxy, nginx};
-
-/// A started real server, as a real front's `start` returns it.
-pub type Starting<'a> = Pin<Box<dyn Future<Output = Result<ServerProcess, RealError>> + Send + 'a>>;
-
-/// What the chain needs to know of a real front: how to start it in front of a pool of backs, and how to read
-/// its own account of upstream failures from its log after it stopped.
-#[derive(Debug, Clone, Copy)]
-pub struct RealFrontSpec {
-    /// The server's name in messages and errors (`nginx`).
-    pub server: &'static str,
-    /// Writes the config and starts the server in front of these backs (one per `chain.members`).
-    pub start: for<'a> fn(&'a FrontConfig, &'a [SocketAddr]) -> Starting<'a>,
-    /// The log file, in the server's run directory, that holds its account.
-    pub log: &'static str,
-    /// The log's text to cause names and counts.
-    pub account: fn(&str) -> BTreeMap<String, u64>,
-}
 
 /// Which software is the front tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

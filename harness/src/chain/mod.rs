@@ -28,7 +28,7 @@ use crate::scenario::Scenario;
 
 pub use account::ChainAccount;
 pub use error::ChainError;
-pub use kind::{BackKind, FrontKind, RealFrontSpec, Starting, UnknownKind};
+pub use kind::{BackKind, FrontKind, UnknownKind};
 
 use back::Member;
 use front::Front;

@@ -4,7 +4,8 @@
 //!
 //! It owns: server configs generated from a scenario and each server's start (`apache`, `nginx`, `haproxy`;
 //! a front exports its `RealFrontSpec`), the child processes and their run directories (`process`), the log
-//! mapping (`errorlog`), one run of a mix (`run`), the fidelity matrix (`fidelity`) and its tables (`table`),
+//! mapping (`errorlog`), one run of a mix (`run`), the fidelity matrix (`fidelity`), what they produce (`outcome`) and its tables
+//! (`table`),
 //! and the race window of real Apache beside our back (`window`). It does not own the chain (`crate::chain`
 //! stands real and own tiers up alike), the load, the collector or the result contract: a real chain is driven
 //! exactly as our own, by `crate::run`. Everything listens on loopback on free ports; every server is stopped
@@ -14,8 +15,10 @@ pub mod apache;
 pub mod error;
 pub mod errorlog;
 pub mod fidelity;
+pub mod front;
 pub mod haproxy;
 pub mod nginx;
+pub mod outcome;
 pub mod process;
 pub mod run;
 mod settings;
@@ -24,8 +27,9 @@ pub mod window;
 
 pub use error::{INSTALL_HINT, RealError};
 pub use errorlog::{LogCause, LogFormat, count_causes, haproxy_cause, nginx_cause};
-pub use fidelity::{CellOutcome, CellSpec, fidelity_cells, run_cell};
-pub use run::{RealRun, run_real};
+pub use fidelity::{CellSpec, fidelity_cells, run_cell};
+pub use outcome::{CellOutcome, RealRun};
+pub use run::run_real;
 pub use table::{fidelity_table, real_run_table};
 pub use window::{BackSweep, WindowError, sweep_backs, window_table};
 

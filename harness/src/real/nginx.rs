@@ -16,6 +16,7 @@ use gateway::{FrontConfig, RetryPolicy};
 
 use super::error::RealError;
 use super::errorlog::{LogFormat, count_causes};
+use super::front::RealFrontSpec;
 use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, locate_binary};
 use super::settings::ceil_millis;
 
@@ -26,7 +27,7 @@ pub const ERROR_LOG: &str = "error.log";
 const SERVER: &str = "nginx";
 
 /// nginx as a chain's front: its start and its error log's account.
-pub const FRONT: crate::chain::RealFrontSpec = crate::chain::RealFrontSpec {
+pub const FRONT: RealFrontSpec = RealFrontSpec {
     server: SERVER,
     start: |front, backs| Box::pin(start(front, backs)),
     log: ERROR_LOG,

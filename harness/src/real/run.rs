@@ -3,29 +3,12 @@
 //! Real fronts' 502s carry no `x-badgateway-cause`, so the collector counts them `unclassified`; the front's
 //! account (its log, or our gateway's causes and retries) is in [`RealRun::front_causes`].
 
-use std::collections::BTreeMap;
-
 use listener::ShutdownSignal;
-use serde::Serialize;
 
+use super::outcome::RealRun;
 use crate::chain::{BackKind, ChainAccount, ChainError, FrontKind};
-use crate::result::RunResult;
 use crate::run::{RunOptions, Subject, run};
 use crate::scenario::Scenario;
-
-/// One run through a chain with real servers.
-#[derive(Debug, Clone, Serialize)]
-pub struct RealRun {
-    /// The front tier.
-    pub front: String,
-    /// The back tier.
-    pub back: String,
-    /// The front's own account of its upstream failures (log causes, or our gateway's 502 causes).
-    pub front_causes: BTreeMap<String, u64>,
-    /// What the clients saw: the result contract (docs/result-contract.md).
-    #[serde(flatten)]
-    pub result: RunResult,
-}
 
 /// Runs `scenario`'s load through `front` → [link] → `back` → origin. `label` names the run in tables.
 pub async fn run_real(
