@@ -128,6 +128,45 @@ async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_members_stand_one_real_back_each_and_a_key_a_front_cannot_honour_is_refused() {
+    if !servers_installed() {
+        return;
+    }
+    let scenario = Scenario::default_race()
+        .unwrap()
+        .with_override("chain.members=3")
+        .unwrap();
+    for front in [FrontKind::Ours, FrontKind::Nginx] {
+        let chain = Chain::start(&scenario, front, BackKind::Apache)
+            .await
+            .unwrap();
+        let pids = chain.server_pids();
+        let servers = if front == FrontKind::Ours { 3 } else { 4 };
+        assert_eq!(pids.len(), servers, "{front}: {pids:?}");
+        for _ in 0..3 {
+            assert_eq!(get(chain.front_addr()).await, 200, "{front} → 3 × apache");
+        }
+        let account = chain.stop().await.unwrap();
+        assert_eq!(account.origin_requests, 3);
+        for pid in pids {
+            assert_gone(pid);
+        }
+    }
+    let named = scenario
+        .with_override("chain.member_host=backend.test")
+        .unwrap();
+    let error = Chain::start(&named, FrontKind::Haproxy, BackKind::Apache)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("chain.member_host") && error.contains("haproxy"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_apache_cannot_express_is_refused_naming_it() {
     if !servers_installed() {
         return;
