@@ -1,7 +1,9 @@
-//! The badgateway harness: scenario files, the in-process chain, the load, the one collector, results, reports
-//! and the CI gate. The `badgateway` binary (`main.rs`) is a thin CLI over this library.
+//! The badgateway harness: scenario files, the chain (our tiers, real servers, or a mix), the load, the one
+//! collector, the one run function, results, reports and the CI gate. The `badgateway` binary (`main.rs`) is a
+//! thin CLI over this library. ARCHITECTURE.md at the repository root gives the layers and where a change goes.
 
 pub mod audit;
+pub mod chain;
 pub mod check;
 pub mod collector;
 pub mod compare;
@@ -20,4 +22,3 @@ pub mod run;
 pub mod scenario;
 pub mod serve;
 pub mod sweep;
-pub mod topology;
