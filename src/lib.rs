@@ -1,7 +1,7 @@
 //! badgateway: reproduce, measure and prevent the sporadic 502 of two-tier keep-alive proxy chains.
 //!
 //! This root package only re-exports the workspace crates so the end-to-end tests in `tests/` and the benches in
-//! `benches/` can reach every tier; see README.md and design.md for the layout.
+//! `benches/` can reach every tier; see README.md and ARCHITECTURE.md for the layout.
 
 pub use faultlink;
 pub use gateway;

@@ -2,15 +2,13 @@
 //! `scenarios/causes/`: each run yields 502s of exactly that cause and no other, and every request is
 //! accounted for.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use harness::result::RunResult;
-use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
-use listener::Shutdown;
-use tokio::sync::Mutex;
-
-static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+use support::{assert_accounted, run_alone};
 
 fn scenario_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,23 +17,9 @@ fn scenario_path(name: &str) -> PathBuf {
 }
 
 async fn run(name: &str) -> (Scenario, RunResult) {
-    let _turn = ONE_RUN_AT_A_TIME.lock().await;
     let scenario = Scenario::from_file(&scenario_path(name)).expect("scenario parses");
-    let (_never, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
-    let result = run_scenario(&scenario, &options, stop)
-        .await
-        .expect("chain starts");
-    let responses: u64 = result.responses.values().sum();
-    assert_eq!(
-        result.requests,
-        responses + result.client_error_total(),
-        "{result:#?}"
-    );
-    assert_eq!(result.unaccounted, 0);
+    let result = run_alone(&scenario).await;
+    assert_accounted(&result);
     (scenario, result)
 }
 
@@ -48,7 +32,7 @@ async fn assert_only(cause: &str, min: u64) -> RunResult {
         "{cause}: {} 502, expected at least {min}: {result:#?}",
         result.bad_gateways()
     );
-    let causes: Vec<&String> = result.causes.keys().collect();
+    let causes: Vec<&str> = result.causes.keys().map(|key| key.as_str()).collect();
     assert_eq!(causes, [cause], "{cause}: {:?}", result.causes);
     assert_eq!(result.causes[cause], result.bad_gateways());
     assert_eq!(

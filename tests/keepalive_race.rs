@@ -1,36 +1,11 @@
 //! End to end over loopback: the default race scenario reproduces the race, each mitigation removes it, and
 //! every request is accounted for. Runs share a lock so their timing does not disturb each other.
 
+mod support;
+
 use harness::mitigation::mitigations_for;
-use harness::result::RunResult;
-use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
-use listener::Shutdown;
-use tokio::sync::Mutex;
-
-static ONE_RUN_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-async fn run(scenario: &Scenario) -> RunResult {
-    let _turn = ONE_RUN_AT_A_TIME.lock().await;
-    let (_never, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
-    run_scenario(scenario, &options, stop)
-        .await
-        .expect("chain starts")
-}
-
-fn assert_accounted(result: &RunResult) {
-    let responses: u64 = result.responses.values().sum();
-    assert_eq!(
-        result.requests,
-        responses + result.client_error_total(),
-        "{result:#?}"
-    );
-    assert_eq!(result.unaccounted, 0, "{result:#?}");
-}
+use support::{assert_accounted, run_alone as run};
 
 fn race_scenario() -> Scenario {
     Scenario::default_race().expect("embedded scenario parses")

@@ -1,11 +1,14 @@
 //! `badgateway check RESULT.json [--baseline BASE.json] [--tolerance 10%]`: the CI gate. A result is checked
-//! against its own scenario's `[expect]` (stored in its settings) and, with a baseline, against the baseline's
-//! figures within a tolerance. Every violation is one line.
+//! against its own scenario's `[expect]` (stored in its settings; [`Expect::violations`] lives here, beside the
+//! rest of the checking) and, with a baseline, against the baseline's figures within a tolerance. Every
+//! violation is one line.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::expect::Expect;
+use crate::record::CauseKey;
 use crate::result::RunResult;
 use crate::scenario::Scenario;
 
@@ -27,6 +30,51 @@ impl std::str::FromStr for Tolerance {
             return Err(format!("tolerance {text:?} must be zero or positive"));
         }
         Ok(Tolerance(value))
+    }
+}
+
+impl Expect {
+    /// One line per violated expectation; empty when the result passes. Unaccounted requests always violate.
+    pub fn violations(&self, result: &RunResult) -> Vec<String> {
+        let mut violations = Vec::new();
+        let bad = result.bad_gateways();
+        if let Some(min) = self.min_502
+            && bad < min
+        {
+            violations.push(format!("expected at least {min} 502, got {bad}"));
+        }
+        if let Some(max) = self.max_502
+            && bad > max
+        {
+            violations.push(format!("expected at most {max} 502, got {bad}"));
+        }
+        if let Some(max) = self.max_502_per_10k {
+            let rate = result.bad_gateways_per_10k();
+            if rate > max {
+                violations.push(format!("expected at most {max} 502 per 10k, got {rate:.1}"));
+            }
+        }
+        if !self.causes.is_empty() {
+            for (cause, count) in &result.causes {
+                if *count > 0 && !self.causes.contains(cause) {
+                    let expected: Vec<&str> = self.causes.iter().map(CauseKey::as_str).collect();
+                    violations.push(format!(
+                        "502 cause {cause} ({count}) is not among the expected [{}]",
+                        expected.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(max) = self.max_p99 {
+            let p99 = result.latency_ms.p99;
+            if p99 > max.as_secs_f64() * 1000.0 {
+                violations.push(format!("expected p99 at most {max:?}, got {p99:.2} ms"));
+            }
+        }
+        if result.unaccounted != 0 {
+            violations.push(format!("{} requests unaccounted for", result.unaccounted));
+        }
+        violations
     }
 }
 

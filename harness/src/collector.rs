@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 
 use crate::progress::Progress;
-use crate::record::{ClientError, Outcome, Record};
+use crate::record::{CauseKey, ClientError, Outcome, Record};
 use crate::resources::{Checkpoints, ResourceUsage};
 
 /// Everything measured on the client side of one run.
@@ -19,16 +19,13 @@ pub struct Tally {
     pub responses: BTreeMap<u16, u64>,
     /// Client-side failures by kind.
     pub client_errors: BTreeMap<ClientError, u64>,
-    /// 502 responses by the cause header's value; `unclassified` when it was absent.
-    pub causes: BTreeMap<String, u64>,
+    /// 502 responses by the cause header's value; `unclassified` when it was absent or named no cause.
+    pub causes: BTreeMap<CauseKey, u64>,
     /// Requests sent on a connection that had carried one before.
     pub reused_connection: u64,
     /// Latency in microseconds.
     pub latency_us: Histogram<u64>,
 }
-
-/// The cause name counted for a 502 without a cause header.
-pub const UNCLASSIFIED: &str = "unclassified";
 
 impl Tally {
     /// An empty tally.
@@ -54,8 +51,8 @@ impl Tally {
             Outcome::Response { status, cause } => {
                 *self.responses.entry(*status).or_default() += 1;
                 if *status == 502 {
-                    let name = cause.clone().unwrap_or_else(|| UNCLASSIFIED.to_owned());
-                    *self.causes.entry(name).or_default() += 1;
+                    let key = CauseKey::from_header(cause.as_deref());
+                    *self.causes.entry(key).or_default() += 1;
                 }
             }
             Outcome::Failed(kind) => *self.client_errors.entry(*kind).or_default() += 1,
@@ -100,7 +97,7 @@ pub async fn collect(
     while let Some(batch) = records.recv().await {
         for record in &batch {
             tally.add(record);
-            progress.tick(&tally);
+            progress.tick(tally.records, tally.bad_gateways());
             checkpoints.record(tally.records);
         }
     }

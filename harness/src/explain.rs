@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use gateway::Cause;
 
+use crate::record::CauseKey;
 use crate::result::RunResult;
 
 /// The explanation of one cause.
@@ -128,7 +129,8 @@ pub const UNCLASSIFIED: &str = "a 502 without x-badgateway-cause: made by a fron
 /// The text `explain` prints for a result: one section per cause seen, most frequent first.
 pub fn explain_result(result: &RunResult) -> String {
     let mut out = String::new();
-    let mut causes: Vec<(&String, &u64)> = result.causes.iter().filter(|(_, n)| **n > 0).collect();
+    let mut causes: Vec<(&CauseKey, &u64)> =
+        result.causes.iter().filter(|(_, n)| **n > 0).collect();
     causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     if causes.is_empty() {
         let _ = writeln!(out, "{}: no 502 to explain", result.scenario);
@@ -143,8 +145,9 @@ pub fn explain_result(result: &RunResult) -> String {
     );
     for (name, count) in causes {
         let _ = writeln!(out, "\n{name} ({count})");
-        match name.parse::<Cause>() {
-            Ok(cause) => {
+        match name {
+            CauseKey::Gateway(cause) => {
+                let cause = *cause;
                 let explanation = explain(cause);
                 let _ = writeln!(out, "  group: {}", explanation.group);
                 let _ = writeln!(out, "  on the wire: {}", squeeze(explanation.wire));
@@ -152,7 +155,7 @@ pub fn explain_result(result: &RunResult) -> String {
                     let _ = writeln!(out, "  - {}", squeeze(check));
                 }
             }
-            Err(_) => {
+            CauseKey::Unclassified => {
                 let _ = writeln!(out, "  {}", squeeze(UNCLASSIFIED));
             }
         }

@@ -1,6 +1,9 @@
-//! The badgateway harness: scenario files, the in-process chain, the load, the one collector, results, reports
-//! and the CI gate. The `badgateway` binary (`main.rs`) is a thin CLI over this library.
+//! The badgateway harness: scenario files, the chain (our tiers, real servers, or a mix), the load, the one
+//! collector, the one run function, results, reports and the CI gate. The `badgateway` binary (`main.rs`) is a
+//! thin CLI over this library. ARCHITECTURE.md at the repository root gives the layers and where a change goes.
 
+pub mod audit;
+pub mod chain;
 pub mod check;
 pub mod collector;
 pub mod compare;
@@ -8,6 +11,7 @@ pub mod expect;
 pub mod explain;
 pub mod load;
 pub mod mitigation;
+pub mod preset;
 pub mod probe;
 pub mod progress;
 pub mod rate_test;
@@ -21,4 +25,3 @@ pub mod scenario;
 pub mod serve;
 pub mod sweep;
 pub mod time_scale;
-pub mod topology;

@@ -40,7 +40,7 @@ Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, con
 /// Where results go, shared by the commands that measure.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Outputs {
-    /// Write the result (JSON, the contract of design.md) to this file, atomically.
+    /// Write the result (JSON, the contract of docs/result-contract.md) to this file, atomically.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Write a self-contained HTML report with SVG charts to this file.
@@ -59,7 +59,7 @@ enum Command {
     /// each mitigation (keep-alive off, front idle timeout below the back's, retry idempotent), then the
     /// throughput cost of keep-alive off on a closed loop. Exit status 1 when the scenario's [expect] fails.
     Run {
-        /// Scenario file (TOML, see design.md); the keep-alive race when omitted.
+        /// Scenario file (TOML, see docs/scenario-format.md); the keep-alive race when omitted.
         scenario: Option<PathBuf>,
         /// Change a scenario key before running, e.g. `--set back.keepalive_timeout=200ms` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -136,6 +136,10 @@ enum Command {
     },
     /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
     Real(commands::real::RealArgs),
+    /// Audit real front and back configs (nginx, HAProxy, Caddy; Apache) and presets for the keep-alive race.
+    ///
+    /// Exit status 1 when a pair is exposed, 2 on a usage, parse or I/O error.
+    Audit(commands::audit::AuditArgs),
 }
 
 /// The limit of `load --threads`, as clap's ranges want it.
@@ -280,5 +284,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             grace,
         } => commands::serve::serve(tier, &config, grace).await,
         Command::Real(args) => commands::real::real(args).await,
+        Command::Audit(args) => commands::audit::audit(args),
     }
 }

@@ -1,4 +1,5 @@
-//! The mitigations of design.md, as scenario overrides, so `run` can show the problem and each fix side by side.
+//! The mitigations README.md lists (keep-alive off, front idle timeout below the back's, retry idempotent), as
+//! scenario overrides, so `run` can show the problem and each fix side by side.
 
 use std::time::Duration;
 

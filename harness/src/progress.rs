@@ -1,12 +1,10 @@
 //! The progress bar of long runs (indicatif): it appears once a run has lasted a second, and never with
-//! `--quiet` or when stdout is not a terminal.
+//! `--quiet` or when stdout is not a terminal. It is told counts; it knows nothing of the collector.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-use crate::collector::Tally;
 
 /// Runs shorter than this never show a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
@@ -49,16 +47,16 @@ impl Progress {
         }
     }
 
-    /// One more record.
-    pub fn tick(&mut self, tally: &Tally) {
+    /// One more record: `records` so far, `bad_gateways` of them 502s.
+    pub fn tick(&mut self, records: u64, bad_gateways: u64) {
         let Some(bar) = &self.bar else { return };
         if !self.shown && self.started.elapsed() >= SHOW_AFTER {
             bar.set_draw_target(ProgressDrawTarget::stderr());
             self.shown = true;
         }
-        bar.set_position(tally.records);
-        if tally.records.is_multiple_of(8) {
-            bar.set_message(format!("502: {}", tally.bad_gateways()));
+        bar.set_position(records);
+        if records.is_multiple_of(8) {
+            bar.set_message(format!("502: {bad_gateways}"));
         }
     }
 

@@ -1,13 +1,13 @@
-//! The result contract of design.md (`--json FILE`): built from the collector's tally and the chain's counters;
-//! the text table is printed from this same struct.
+//! The result contract (`--json FILE`, docs/result-contract.md) as plain data, and the figures derived from
+//! it. It is built in one place, `crate::run` (from the collector's tally and the chain's account); the text
+//! tables, `check` and `explain` read this same struct. It knows nothing of chains or of the load.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::collector::Tally;
-use crate::record::ClientError;
+use crate::record::CauseKey;
 use crate::resources::ResourceUsage;
 
 /// Latency percentiles in milliseconds, from the HDR histogram.
@@ -37,7 +37,7 @@ pub struct RunResult {
     /// Failures without a response, by kind (every kind present, zero included).
     pub client_errors: BTreeMap<String, u64>,
     /// 502s by cause, as the clients saw the header (`unclassified` without one).
-    pub causes: BTreeMap<String, u64>,
+    pub causes: BTreeMap<CauseKey, u64>,
     /// Latency from the intended send time.
     pub latency_ms: LatencyMs,
     /// Requests finished per second of run time.
@@ -57,7 +57,7 @@ pub struct RunResult {
     pub interrupted: bool,
     /// The gateway's own count of its 502s by cause, to cross-check the clients' view.
     #[serde(default)]
-    pub gateway_causes: BTreeMap<String, u64>,
+    pub gateway_causes: BTreeMap<CauseKey, u64>,
     /// Requests the gateway sent on a reused upstream connection.
     #[serde(default)]
     pub reused_upstream_requests: u64,
@@ -102,108 +102,18 @@ impl FaultsInjected {
     }
 }
 
-/// Everything a [`RunResult`] is made from.
-pub struct RunFacts<'a> {
-    /// Scenario name as reported.
-    pub name: String,
-    /// The scenario as run.
-    pub settings: serde_json::Value,
-    /// Requests started by the workers.
-    pub started: u64,
-    /// The collector's tally.
-    pub tally: &'a Tally,
-    /// The chain's counters, when the chain was ours.
-    pub chain: Option<crate::topology::ChainStats>,
-    /// Load duration in seconds.
-    pub duration_s: f64,
-    /// Seed.
-    pub seed: u64,
-    /// Cut short.
-    pub interrupted: bool,
-    /// This process's resources over the run.
-    pub resources: ResourceUsage,
-}
-
 impl RunResult {
-    /// Builds the contract from the run's facts.
-    pub fn from_facts(facts: RunFacts<'_>) -> Self {
-        let tally = facts.tally;
-        let unaccounted =
-            facts.started.abs_diff(tally.records) + tally.records.abs_diff(tally.accounted());
-        let client_errors = ClientError::ALL
-            .iter()
-            .map(|kind| {
-                (
-                    kind.name().to_owned(),
-                    tally.client_errors.get(kind).copied().unwrap_or(0),
-                )
-            })
-            .collect();
-        let quantile = |q: f64| tally.latency_us.value_at_quantile(q) as f64 / 1000.0;
-        let latency_ms = if tally.records == 0 {
-            LatencyMs::default()
-        } else {
-            LatencyMs {
-                p50: quantile(0.50),
-                p90: quantile(0.90),
-                p99: quantile(0.99),
-                max: tally.latency_us.max() as f64 / 1000.0,
-            }
-        };
-        let chain = facts.chain.unwrap_or_default();
-        Self {
-            scenario: facts.name,
-            settings: facts.settings,
-            requests: facts.started,
-            responses: tally
-                .responses
-                .iter()
-                .map(|(s, n)| (s.to_string(), *n))
-                .collect(),
-            client_errors,
-            causes: tally.causes.clone(),
-            latency_ms,
-            throughput_rps: if facts.duration_s > 0.0 {
-                tally.records as f64 / facts.duration_s
-            } else {
-                0.0
-            },
-            upstream_connections: chain.gateway.upstream_connections,
-            retries: chain.gateway.retries,
-            unaccounted,
-            duration_s: facts.duration_s,
-            seed: facts.seed,
-            interrupted: facts.interrupted,
-            gateway_causes: chain
-                .gateway
-                .causes
-                .iter()
-                .map(|(c, n)| (c.to_string(), *n))
-                .collect(),
-            reused_upstream_requests: chain.gateway.reused_requests,
-            origin_requests: chain.origin_requests,
-            origin_probe_requests: chain.origin_probe_requests,
-            truncated_responses: chain.gateway.truncated_responses,
-            back_keepalive_timeouts: chain.back.keepalive_timeouts,
-            faults_injected: FaultsInjected {
-                link_resets: chain.link_resets(),
-                origin_errors: chain.origin_errors,
-            },
-            resources: facts.resources,
-            cell: BTreeMap::new(),
-        }
-    }
-
     /// 502 responses.
     pub fn bad_gateways(&self) -> u64 {
         self.responses.get("502").copied().unwrap_or(0)
     }
 
-    /// 502s of the keep-alive race (`reused-closed` + `reused-reset`).
+    /// 502s of the keep-alive race (`reused-closed` + `reused-reset`: [`gateway::Cause::is_keepalive_race`]).
     pub fn race_bad_gateways(&self) -> u64 {
-        ["reused-closed", "reused-reset"]
+        self.causes
             .iter()
-            .map(|c| self.causes.get(*c).copied().unwrap_or(0))
+            .filter(|(cause, _)| cause.is_keepalive_race())
+            .map(|(_, n)| n)
             .sum()
     }
 
@@ -239,37 +149,4 @@ pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::R
     let temporary = std::path::PathBuf::from(temporary);
     std::fs::write(&temporary, text + "\n")?;
     std::fs::rename(&temporary, path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn results_written_before_resources_and_faults_still_parse() {
-        let tally = Tally::new();
-        let result = RunResult::from_facts(RunFacts {
-            name: "old".to_owned(),
-            settings: serde_json::Value::Null,
-            started: 0,
-            tally: &tally,
-            chain: None,
-            duration_s: 1.0,
-            seed: 1,
-            interrupted: false,
-            resources: ResourceUsage {
-                fds_start: 9,
-                ..ResourceUsage::default()
-            },
-        });
-        let mut json = serde_json::to_value(&result).unwrap();
-        assert_eq!(json["resources"]["fds_start"], 9);
-        let object = json.as_object_mut().unwrap();
-        object.remove("resources");
-        object.remove("faults_injected");
-        let parsed: RunResult = serde_json::from_value(json).unwrap();
-        assert_eq!(parsed.resources, ResourceUsage::default());
-        assert_eq!(parsed.faults_injected, FaultsInjected::default());
-        assert_eq!(parsed.scenario, "old");
-    }
 }

@@ -1,4 +1,4 @@
-//! Scenario files: the TOML of design.md as plain serde data, with unknown keys rejected and errors that name
+//! Scenario files: the TOML of docs/scenario-format.md as plain serde data, with unknown keys rejected and errors that name
 //! the file, the key, the bad value and (where serde gives it) the line and column.
 
 use std::path::{Path, PathBuf};

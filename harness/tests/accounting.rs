@@ -6,22 +6,12 @@ mod support;
 
 use std::time::Duration;
 
-use harness::load::{LoadConfig, Pattern, Target};
+use harness::load::{LoadConfig, Pattern};
 use harness::run::{RunOptions, run_external};
 use listener::Shutdown;
 use origin::{Origin, OriginConfig};
 use proptest::prelude::*;
-use support::{FakeServer, Mix};
-
-fn target(addr: std::net::SocketAddr, timeout: Duration) -> Target {
-    Target {
-        addr,
-        host: addr.to_string(),
-        method: http::Method::GET,
-        path: "/".to_owned(),
-        timeout,
-    }
-}
+use support::{FakeServer, Mix, quiet, target};
 
 async fn run_against(
     mix: Mix,
@@ -39,10 +29,7 @@ async fn run_against(
         ..LoadConfig::default()
     };
     let (_never, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let result = run_external(
         "fake",
         &load,

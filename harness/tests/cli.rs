@@ -1,20 +1,22 @@
 //! The `badgateway` binary: bad input gives a clear error naming the offending value and exit status 2; the
 //! gate's exit status follows its verdict; help explains.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::{badgateway_command, scratch_dir};
 
 fn badgateway(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_badgateway"))
+    badgateway_command()
         .args(args)
         .output()
         .expect("the binary runs")
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("badgateway-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = scratch_dir("cli").join(name);
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -6,23 +6,17 @@ mod support;
 use std::time::Duration;
 
 use harness::check::{ResultFile, Tolerance, check_files};
-use harness::load::{LoadConfig, Pattern, Target};
+use harness::load::{LoadConfig, Pattern};
 use harness::report::{ReportInput, html_report};
 use harness::result::RunResult;
 use harness::run::{RunOptions, run_external};
 use harness::sweep::{SweepBin, SweepResult, wilson_interval};
 use listener::Shutdown;
-use support::{FakeServer, Mix};
+use support::{FakeServer, Mix, target};
 
 async fn external(load: LoadConfig, mix: Mix) -> RunResult {
     let server = FakeServer::start(mix, 1).await;
-    let target = Target {
-        addr: server.addr,
-        host: server.addr.to_string(),
-        method: http::Method::GET,
-        path: "/".to_owned(),
-        timeout: Duration::from_secs(2),
-    };
+    let target = target(server.addr, Duration::from_secs(2));
     let (_never, stop) = Shutdown::new();
     run_external("fake", &load, &target, &RunOptions::default(), stop).await
 }

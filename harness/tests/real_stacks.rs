@@ -4,17 +4,20 @@
 //! none, and our back opens the race window at the same offset as real Apache. A missing server is a
 //! failure in CI (`CI=true`) and a skip that says what to install elsewhere.
 
+mod support;
+
 use std::time::Duration;
 
+use harness::chain::{BackKind, Chain, FrontKind};
 use harness::real::{
-    BackKind, FrontKind, INSTALL_HINT, RealChain, apache, haproxy, missing_binaries, nginx,
-    process, run_real, sweep_backs, window_table,
+    INSTALL_HINT, apache, haproxy, missing_binaries, nginx, process, run_real, sweep_backs,
+    window_table,
 };
-use harness::run::RunOptions;
 use harness::scenario::Scenario;
 use harness::sweep::{Offset, SweepPlan};
 use listener::Shutdown;
 use origin::{Origin, OriginConfig};
+use support::quiet;
 
 /// False (after saying what to install) when a server is missing outside CI; panics in CI.
 fn servers_installed() -> bool {
@@ -77,14 +80,16 @@ async fn each_real_server_starts_from_its_config_and_stops_completely() {
     let apache_pid = back.pid();
     assert_eq!(get(back.addr()).await, 200, "apache → origin");
 
-    let front = nginx::start(&scenario.front, back.addr()).await.unwrap();
+    let front = nginx::start(&scenario.front, &[back.addr()]).await.unwrap();
     let nginx_pid = front.pid();
     assert_eq!(get(front.addr()).await, 200, "nginx → apache → origin");
     let (stopped, _) = front.stop().await;
     assert_eq!(stopped, process::Stopped::Graceful);
     assert_gone(nginx_pid);
 
-    let front = haproxy::start(&scenario.front, back.addr()).await.unwrap();
+    let front = haproxy::start(&scenario.front, &[back.addr()])
+        .await
+        .unwrap();
     let haproxy_pid = front.pid();
     assert_eq!(get(front.addr()).await, 200, "haproxy → apache → origin");
     // Dropping stops it too.
@@ -104,7 +109,7 @@ async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
     }
     let scenario = Scenario::default_race().unwrap();
     for front in [FrontKind::Nginx, FrontKind::Haproxy] {
-        let chain = RealChain::start(&scenario, front, BackKind::Apache)
+        let chain = Chain::start(&scenario, front, BackKind::Apache)
             .await
             .unwrap();
         let pids = chain.server_pids();
@@ -120,6 +125,45 @@ async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
             assert_gone(pid);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_members_stand_one_real_back_each_and_a_key_a_front_cannot_honour_is_refused() {
+    if !servers_installed() {
+        return;
+    }
+    let scenario = Scenario::default_race()
+        .unwrap()
+        .with_override("chain.members=3")
+        .unwrap();
+    for front in [FrontKind::Ours, FrontKind::Nginx] {
+        let chain = Chain::start(&scenario, front, BackKind::Apache)
+            .await
+            .unwrap();
+        let pids = chain.server_pids();
+        let servers = if front == FrontKind::Ours { 3 } else { 4 };
+        assert_eq!(pids.len(), servers, "{front}: {pids:?}");
+        for _ in 0..3 {
+            assert_eq!(get(chain.front_addr()).await, 200, "{front} → 3 × apache");
+        }
+        let account = chain.stop().await.unwrap();
+        assert_eq!(account.origin_requests, 3);
+        for pid in pids {
+            assert_gone(pid);
+        }
+    }
+    let named = scenario
+        .with_override("chain.member_host=backend.test")
+        .unwrap();
+    let error = Chain::start(&named, FrontKind::Haproxy, BackKind::Apache)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.contains("chain.member_host") && error.contains("haproxy"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,10 +189,7 @@ async fn the_keepalive_race_reproduces_through_nginx_and_apache_and_keepalive_of
         return;
     }
     let (_shutdown, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let race = Scenario::default_race().unwrap();
     let on = run_real(
         &race,
@@ -197,10 +238,7 @@ async fn our_back_opens_the_race_window_where_real_apache_does() {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let race = Scenario::default_race().unwrap();
     // Inside the window (the client's gap 6 ms short of KeepAliveTimeout, plus two 4 ms link crossings, puts
     // the back's idle age at the timeout: measured P(502) ≈ 0.5 for both backs, the most one client can hit

@@ -2,6 +2,8 @@
 //! exits 0; SIGINT on `run` stops the load and still prints and writes what was measured, every request
 //! accounted for.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
@@ -12,14 +14,11 @@ use tokio::net::{TcpListener, TcpStream};
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn scratch_dir(test: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("badgateway-shutdown-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    support::scratch_dir(&format!("shutdown-{test}"))
 }
 
 fn spawn(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_badgateway"))
+    let mut child = support::badgateway_command()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

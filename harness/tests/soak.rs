@@ -5,12 +5,15 @@
 //! This binary holds a single test on purpose: file descriptors are counted for the whole process, so another
 //! test running beside it would open sockets of its own and blur the figure.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use harness::run::{RunOptions, run_scenario};
+use harness::run::run_scenario;
 use harness::scenario::Scenario;
 use listener::Shutdown;
+use support::quiet;
 
 /// Open file descriptors the end may hold above the start: a runtime-internal handle or two, never a
 /// connection per client (the run holds more than 128 of those at its peak).
@@ -32,10 +35,7 @@ fn cut_down_soak() -> Scenario {
 async fn a_cut_down_soak_loses_nothing_and_leaks_nothing() {
     let scenario = cut_down_soak();
     let (_never, stop) = Shutdown::new();
-    let options = RunOptions {
-        quiet: true,
-        label: None,
-    };
+    let options = quiet();
     let result = run_scenario(&scenario, &options, stop).await.unwrap();
     let report = harness::report::run_table(&result);
 

@@ -2,15 +2,15 @@
 //! pump per direction, and close both sockets the way the pumps' ends call for (FIN after both FINs, RST after a
 //! reset, plain drop on shutdown).
 //!
-//! The pumps are in `relay`; the fate and the fault behaviours are in `fault`.
+//! The pumps are in `relay`; the fate and the fault behaviours are in `fault`. Every latency wait here (the
+//! handshake's round trip, the RST after a broken destination) is on `precise_timer`, as the relay's are.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use listener::ShutdownSignal;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use crate::fault::{self, Fate, FaultPlan};
 use crate::relay::{self, PumpEnd};
@@ -69,7 +69,7 @@ async fn relay_to_upstream(
     if link.model_handshake && !link.latency.is_zero() {
         // The handshake's round trip (see `LinkConfig::model_handshake`): the client's bytes wait in its socket.
         tokio::select! {
-            () = tokio::time::sleep(link.latency * 2) => {}
+            () = precise_timer::sleep(link.latency * 2) => {}
             () = shutdown.triggered() => return,
         }
     }
@@ -84,7 +84,7 @@ async fn relay_to_upstream(
             // The client's connection is already established, so the closest a relay gets to "connection
             // refused" is an RST; like any RST it needs the link's latency to arrive.
             tokio::select! {
-                () = tokio::time::sleep(link.latency) => fault::arm_reset(&client),
+                () = precise_timer::sleep(link.latency) => fault::arm_reset(&client),
                 () = shutdown.triggered() => {}
             }
             return;
@@ -144,7 +144,7 @@ async fn drive(
     loop {
         let reset_timer = async {
             match reset_due {
-                Some(due) => tokio::time::sleep_until(due).await,
+                Some(due) => precise_timer::sleep_until(due).await,
                 None => std::future::pending().await,
             }
         };

@@ -6,7 +6,8 @@
 //! `fault`.
 //!
 //! Shape: a reader pushes `(deliver_at, Event)` onto a queue; a writer pops events in order, sleeps until
-//! `deliver_at` and performs them. Because the FIN and the RST are events in the same queue as the data, they
+//! `deliver_at` (on `precise_timer`, so a crossing takes its latency to a fraction of a millisecond, not
+//! tokio's rounded-up millisecond ticks) and performs them. Because the FIN and the RST are events in the same queue as the data, they
 //! cross the link with the same latency and never overtake data sent before them.
 //!
 //! Limit: a reader stops at its source's FIN. An RST that the source sends *after* its FIN is not read (Linux
@@ -16,11 +17,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::time::Instant;
 
 /// Largest chunk read at once.
 const CHUNK_BYTES: usize = 16 * 1024;
@@ -155,8 +155,10 @@ where
     W: AsyncWrite + Unpin,
 {
     while let Some((deliver_at, event)) = events.recv().await {
+        // Past deadlines (a backlog of chunks) cost nothing; a due one lands within a fraction of a millisecond
+        // rather than at tokio's next millisecond tick (see `precise_timer`).
         if deliver_at > Instant::now() {
-            tokio::time::sleep_until(deliver_at).await;
+            precise_timer::sleep_until(deliver_at).await;
         }
         match event {
             Event::Data(bytes, permit) => {

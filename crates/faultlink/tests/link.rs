@@ -7,27 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod support;
+
 use faultlink::{Link, LinkConfig, LinkError, LinkStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, timeout};
 
+use support::{start_link, with_latency};
+
 /// Generous bound on anything that should happen "soon".
 const BOUND: Duration = Duration::from_secs(5);
-
-async fn start_link(upstream: SocketAddr, config: LinkConfig) -> Link {
-    Link::start("127.0.0.1:0".parse().unwrap(), upstream, config)
-        .await
-        .unwrap()
-}
-
-fn with_latency(latency: Duration) -> LinkConfig {
-    LinkConfig {
-        latency,
-        ..LinkConfig::default()
-    }
-}
 
 /// A server that hands its first accepted connection to `handler`.
 async fn upstream_once<F, Fut>(handler: F) -> SocketAddr

@@ -130,11 +130,5 @@ fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    wire::local::LocalResponse::text(status, body).into_response()
 }

@@ -99,8 +99,8 @@ pub fn classify_chain(error: &(dyn Error + 'static), reused: bool, response_byte
 
 /// The per-request header work on the way up: hop-by-hop stripping and `X-Forwarded-For`.
 pub fn prepare_upstream_headers(headers: &mut HeaderMap, client: IpAddr) {
-    crate::headers::strip_hop_by_hop(headers);
-    crate::headers::append_forwarded_for(headers, client);
+    wire::hop_by_hop::strip(headers);
+    wire::forwarded::append_forwarded_for(headers, client);
 }
 
 /// The gateway's counters, as the request path updates them.

@@ -1,4 +1,4 @@
-//! Why the gateway answered 502: one [`Cause`] per failure, named as in design.md.
+//! Why the gateway answered 502: one [`Cause`] per failure, named as in the README's "502 causes" table.
 //!
 //! Failures are data: the proxy path matches on this enum, the header, the log line and the JSON carry its
 //! kebab-case [`Display`] name, and nothing ever matches on strings.
@@ -37,7 +37,7 @@ pub enum Cause {
 }
 
 impl Cause {
-    /// Every cause, in the order of design.md.
+    /// Every cause, in the order of the README's "502 causes" table.
     pub const ALL: [Cause; 11] = [
         Cause::NoBackends,
         Cause::AllUnhealthy,

@@ -79,14 +79,7 @@ pub(crate) fn classify_error(error: &(dyn Error + 'static), facts: AttemptFacts)
 
 /// The kind of the first [`io::Error`] in `error`'s source chain, `error` itself included.
 fn io_error_kind(error: &(dyn Error + 'static)) -> Option<io::ErrorKind> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(io_error) = error.downcast_ref::<io::Error>() {
-            return Some(io_error.kind());
-        }
-        current = error.source();
-    }
-    None
+    wire::error_chain::find::<io::Error>(error).map(io::Error::kind)
 }
 
 #[cfg(test)]

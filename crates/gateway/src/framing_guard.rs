@@ -11,7 +11,8 @@
 //!
 //! The tracker never rejects anything itself. Where it cannot follow (a head hyper will reject anyway, a
 //! `CONNECT`, a chunk line it cannot read), it stops and flags nothing more: hyper ends those connections.
-//! This module owns the tracking only; the `400` is made in `server.rs`.
+//! This module owns the tracking only; `server.rs` asks the ledger and the `400` is made in `proxy.rs`
+//! (`Proxy::refuse_ambiguous_framing`).
 
 use std::io;
 use std::pin::Pin;

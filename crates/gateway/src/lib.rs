@@ -2,12 +2,13 @@
 //! connection pool, retries, and a classified [`Cause`] on every 502 it makes.
 //!
 //! A request's path is in `proxy.rs`, top to bottom; each step lives in its own module:
-//! `server` (client connections; `framing_guard` refuses requests with both Content-Length and
-//! Transfer-Encoding), `balancer` (members, round robin over the healthy ones, resolving names), `pool` (the
-//! upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting), `classify` (error →
-//! [`Cause`]), `retry` (the policy decision), `headers` (hop-by-hop, `X-Forwarded-For`), `request_body`
-//! (buffering under the body limit, `413`), `response_body` (streaming, checkin, truncation) and `stats`
-//! (counters).
+//! `server` (client connections; `framing_guard` finds requests with both Content-Length and
+//! Transfer-Encoding, which `proxy` refuses), `balancer` (members, round robin over the healthy ones, resolving
+//! names), `pool` (the upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting),
+//! `classify` (error → [`Cause`]), `retry` (the policy decision), `request_body` (buffering under the body
+//! limit, `413`), `response_body` (streaming, checkin, truncation, the gateway's own answers) and `stats`
+//! (counters). The wire rules the back tier shares (hop-by-hop headers, `X-Forwarded-For`, the body-size
+//! check, the shape of local answers) are the `wire` crate's.
 //!
 //! Beside the request path: `probe` (one health-probe task per member), `health` (per-member probe state and
 //! its transitions, read by the balancer), `resolve` (the [`Resolve`] trait, system and table resolvers) and
@@ -23,7 +24,6 @@ mod cause;
 mod classify;
 mod config;
 mod framing_guard;
-mod headers;
 mod health;
 mod pool;
 mod probe;

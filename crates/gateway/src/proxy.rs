@@ -3,14 +3,15 @@
 //! connection → stream the response back, or answer 502 with its cause.
 //!
 //! Each step is a call into the module that owns it: `balancer`, `pool`, `upstream_conn`, `classify`, `retry`,
-//! `headers`, `response_body`, `stats`. This module only sequences them and makes the 502.
+//! `request_body`, `response_body`, `stats`, and the `wire` crate for hop-by-hop headers and
+//! `X-Forwarded-For`. This module only sequences them and makes the 502 and the framing guard's 400.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_TYPE, Entry, HOST, HeaderValue};
+use http::header::{Entry, HOST, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -20,10 +21,12 @@ use crate::classify::{AttemptFacts, SendError, classify};
 use crate::health::Health;
 use crate::pool::{PooledConn, UpstreamPool, Usage};
 use crate::request_body::{self, BodyError};
-use crate::response_body::{ResponseBody, UpstreamBody};
+use crate::response_body::{ResponseBody, UpstreamBody, local_response};
 use crate::stats::Stats;
 use crate::upstream_conn::{self, UpstreamRequest};
-use crate::{CAUSE_HEADER, Cause, FrontConfig, headers, retry};
+use crate::{CAUSE_HEADER, Cause, FrontConfig, retry};
+use wire::hop_by_hop;
+use wire::local::LocalResponse;
 
 /// Everything a request needs on its way through the gateway; shared by every client connection.
 #[derive(Debug)]
@@ -122,13 +125,13 @@ impl Proxy {
     pub(crate) fn refuse_ambiguous_framing(&self, client: SocketAddr) -> Response<ResponseBody> {
         self.stats.record_request();
         tracing::info!(%client, "request with both Content-Length and Transfer-Encoding: 400");
-        let mut response = local_response(
-            StatusCode::BAD_REQUEST,
-            "400 Bad Request: both Content-Length and Transfer-Encoding\n",
+        let response = local_response(
+            LocalResponse::text(
+                StatusCode::BAD_REQUEST,
+                "400 Bad Request: both Content-Length and Transfer-Encoding\n",
+            )
+            .closing(),
         );
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
         self.stats.record_response(response.status());
         response
     }
@@ -272,7 +275,7 @@ impl Proxy {
                 SendError::Timeout => {
                     format!("no response head within {:?}", self.config.request_timeout)
                 }
-                SendError::Hyper(error) => error_chain(error),
+                SendError::Hyper(error) => wire::error_chain::one_line(error),
             }),
         };
         Err(FailedAttempt { failure, unsent })
@@ -282,8 +285,8 @@ impl Proxy {
     /// the body's end.
     fn respond(&self, answer: Answer) -> Response<ResponseBody> {
         let (mut parts, body) = answer.response.into_parts();
-        let keeps_alive = headers::keeps_alive(parts.version, &parts.headers);
-        headers::strip_hop_by_hop(&mut parts.headers);
+        let keeps_alive = hop_by_hop::keeps_alive(parts.version, &parts.headers);
+        hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
         parts.version = Version::HTTP_11;
         let body = UpstreamBody::new(
@@ -311,10 +314,10 @@ impl Proxy {
             error = failure.detail.as_deref().unwrap_or("-"),
             "502 bad gateway"
         );
-        let mut response = local_response(
+        let mut response = local_response(LocalResponse::text(
             StatusCode::BAD_GATEWAY,
             format!("502 Bad Gateway: {cause}\n"),
-        );
+        ));
         if self.config.cause_header {
             response
                 .headers_mut()
@@ -335,8 +338,8 @@ impl BufferedRequest {
         let (parts, body) = request.into_parts();
         let body = request_body::read_limited(body, max_body_bytes).await?;
         let mut headers = parts.headers;
-        headers::strip_hop_by_hop(&mut headers);
-        headers::append_forwarded_for(&mut headers, client);
+        hop_by_hop::strip(&mut headers);
+        wire::forwarded::append_forwarded_for(&mut headers, client);
         let uri = parts
             .uri
             .path_and_query()
@@ -372,27 +375,4 @@ fn copy_request(request: &UpstreamRequest) -> UpstreamRequest {
     *copy.uri_mut() = request.uri().clone();
     *copy.headers_mut() = request.headers().clone();
     copy
-}
-
-/// A response the gateway writes itself.
-pub(crate) fn local_response(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::local(text));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-/// An error and its sources, one line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(error) = source {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        source = error.source();
-    }
-    text
 }

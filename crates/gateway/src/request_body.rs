@@ -7,14 +7,13 @@
 //! module owns the limit and those two answers, not the rest of the request path.
 
 use bytes::Bytes;
-use http::header::{CONNECTION, HeaderValue};
 use http::{Response, StatusCode};
-use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use wire::body_size;
+use wire::local::LocalResponse;
 
-use crate::proxy::local_response;
-use crate::response_body::ResponseBody;
+use crate::response_body::{ResponseBody, local_response};
 
 /// Why a request body could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -41,24 +40,16 @@ impl BodyError {
             ),
             BodyError::Broken(_) => (StatusCode::BAD_REQUEST, "cannot read the request body\n"),
         };
-        let mut response = local_response(status, text);
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        response
+        local_response(LocalResponse::text(status, text).closing())
     }
 }
 
 /// Reads `body` to its end, refusing it once it is known to exceed `limit` bytes.
 pub(crate) async fn read_limited(body: Incoming, limit: u64) -> Result<Bytes, BodyError> {
-    // hyper sets the lower bound of the size hint to the Content-Length (0 when chunked).
-    if body.size_hint().lower() > limit {
-        return Err(BodyError::TooLarge { limit });
-    }
-    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
-    match Limited::new(body, cap).collect().await {
+    let body = body_size::limited(body, Some(limit)).map_err(|_| BodyError::TooLarge { limit })?;
+    match body.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(error) if body_size::is_over_limit(&*error) => Err(BodyError::TooLarge { limit }),
         Err(error) => Err(BodyError::Broken(error)),
     }
 }

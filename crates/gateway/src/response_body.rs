@@ -1,4 +1,5 @@
-//! The body the gateway sends to its client: either one it made (a 502, a 400) or the upstream's, streamed.
+//! The body the gateway sends to its client: either one it made (a 502, a 400, a 413: [`local_response`]) or
+//! the upstream's, streamed.
 //!
 //! The upstream variant holds the connection's lease: when the upstream body ends, the connection goes back to
 //! the pool; if the body is dropped before its end (the client went away), the connection is closed, since
@@ -11,9 +12,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use wire::local::LocalResponse;
 
 use crate::pool::{PooledConn, UpstreamPool};
 use crate::stats::Stats;
@@ -27,11 +30,9 @@ pub(crate) enum ResponseBody {
     Upstream(UpstreamBody),
 }
 
-impl ResponseBody {
-    /// A body the gateway wrote itself.
-    pub(crate) fn local(text: impl Into<Bytes>) -> ResponseBody {
-        ResponseBody::Local(Full::new(text.into()))
-    }
+/// An answer the gateway makes itself, as a client response.
+pub(crate) fn local_response(answer: LocalResponse) -> Response<ResponseBody> {
+    answer.into_response().map(ResponseBody::Local)
 }
 
 /// An upstream body that returns its connection to the pool at its end.

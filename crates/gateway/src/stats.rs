@@ -77,11 +77,12 @@ impl Stats {
         self.truncated_responses.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A consistent-enough copy: each counter is read once, without stopping the gateway.
+    /// An idle client connection gave its HTTP buffers back.
     pub(crate) fn record_parked_connection(&self) {
         self.parked_connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A consistent-enough copy: each counter is read once, without stopping the gateway.
     pub(crate) fn snapshot(&self) -> GatewayStats {
         let responses = (100u16..)
             .zip(self.responses.iter())

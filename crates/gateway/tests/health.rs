@@ -6,17 +6,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gateway::{Cause, FrontConfig, Gateway, HealthState, ProbeConfig};
 use support::{
-    Event, Step, answers, config, fake_backend, gateway, get, ok, request_lines, status,
-    wait_until, within,
+    Event, Step, SwitchableBackend, answers, config, fake_backend, gateway, get, ok, request_lines,
+    status, wait_until, within,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 /// Probes of `/healthz` every 50 ms, unhealthy after 2 failures.
 fn probing() -> FrontConfig {
@@ -114,43 +111,6 @@ async fn an_unhealthy_member_comes_back_after_one_successful_probe() {
     assert_eq!(reply.body.unwrap(), "up");
     assert_eq!(gateway.health().members[0].consecutive_failures, 0);
     gateway.stop().await;
-}
-
-/// Answers every request with 503 until `up` is set, then with 200 `up`; one request per connection.
-struct SwitchableBackend {
-    addr: std::net::SocketAddr,
-    up: Arc<AtomicBool>,
-}
-
-impl SwitchableBackend {
-    async fn start() -> SwitchableBackend {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(false));
-        let flag = up.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let flag = flag.clone();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let answer = if flag.load(Ordering::SeqCst) {
-                        status(200, "up")
-                    } else {
-                        status(503, "starting")
-                    };
-                    let _ = stream.write_all(&answer).await;
-                });
-            }
-        });
-        SwitchableBackend { addr, up }
-    }
 }
 
 #[tokio::test]

@@ -5,20 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use gateway::{FrontConfig, Gateway};
+use gateway::FrontConfig;
 use listener::HTTP_503_REFUSAL;
-use support::{Answer, RawConn, config, gateway_before_origin, raw_exchange, within};
+use support::{
+    Answer, RawConn, config, gateway_before_origin, live_connections, raw_exchange, within,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Waits (bounded) until the gateway serves exactly `count` client connections.
-async fn live_connections(gateway: &Gateway, count: usize) {
-    within(async {
-        while gateway.live_connections() != count {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
-}
 
 /// hyper's header-read timer (the gateway's `client_idle_timeout`) closes a connection whose head stops or
 /// trickles: no response, a plain EOF.

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How the back tier closes a connection whose keep-alive timeout expired (see design.md for the wire).
+/// How the back tier closes a connection whose keep-alive timeout expired (what each looks like on the wire:
+/// `ARCHITECTURE.md` at the repository root, and `close.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum CloseMode {

@@ -9,7 +9,7 @@
 //! socket gets the plain close. A request head still incomplete at its header-read deadline (slowloris) is not
 //! left to hyper: the socket is taken back, answered `408` and closed with a lingering close, as Apache's
 //! mod_reqtimeout does. Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
-//! socket calls `close.rs`'s.
+//! socket calls `close.rs`'s, the 408's shape `wire::local`'s.
 
 use std::future::{pending, poll_fn};
 use std::net::SocketAddr;
@@ -20,26 +20,29 @@ use std::task::Poll;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
+use precise_timer::{PRECISE_SPAN, PreciseTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use wire::local::LocalResponse;
 
 use crate::activity::{Activity, ActivityState};
 use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
-use crate::precise_timer::{PRECISE_SPAN, PreciseTimer};
 use crate::service::RequestService;
 use crate::{CloseMode, Shared};
 
 /// Apache's answer when `RequestReadTimeout` expires while a request head is being read.
-const HTTP_408_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
-content-type: text/plain; charset=utf-8\r\n\
-content-length: 31\r\n\
-connection: close\r\n\
-\r\n\
-request head not read in time\r\n";
+fn request_timeout_answer() -> Vec<u8> {
+    LocalResponse::text(
+        http::StatusCode::REQUEST_TIMEOUT,
+        "request head not read in time\r\n",
+    )
+    .closing()
+    .to_bytes()
+}
 
 /// What woke the connection task.
 enum Event {
@@ -134,7 +137,7 @@ pub(crate) async fn serve(
             shared.stats.header_read_timeout();
             tracing::debug!(%peer, timeout = ?config.header_read_timeout, "request head not read in time: 408");
             let mut stream = stream;
-            if let Err(error) = stream.write_all(HTTP_408_TIMEOUT).await {
+            if let Err(error) = stream.write_all(&request_timeout_answer()).await {
                 tracing::trace!(%peer, %error, "cannot write the 408");
             }
             tokio::select! {

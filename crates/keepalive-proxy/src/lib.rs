@@ -4,10 +4,14 @@
 //! Modules, in the order a connection meets them: `connection` (one front connection's life cycle and its
 //! idle deadline), `observed_stream` and `tracked_body` (what tells the connection it is busy or idle,
 //! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
-//! `forward` (the origin client pool and hop-by-hop headers), `body_limit` (`LimitRequestBody`, 413), `deadline` (request and keep-alive timeouts,
-//! sweep ticks), `close` (the three close modes on the raw socket), `stats`.
+//! `forward` (the origin client pool, `Host` and `X-Forwarded-*`), `body_limit` (`LimitRequestBody`, 413),
+//! `body` (the body types and the answers made here), `deadline` (request and keep-alive timeouts, sweep
+//! ticks), `close` (the three close modes on the raw socket), `stats`. The wire rules the front tier shares
+//! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
+//! crate's.
 
 mod activity;
+mod body;
 mod body_limit;
 mod close;
 mod config;
@@ -15,7 +19,6 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
-mod precise_timer;
 mod service;
 mod stats;
 mod tracked_body;

@@ -12,9 +12,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 
 use crate::activity::Activity;
-
-/// The error type of every body this crate produces.
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::body::BoxError;
 
 /// A response body whose end is reported to the connection.
 #[derive(Debug)]

@@ -2,13 +2,16 @@
 //! connections go back to 0 and the process's open file descriptors back to where they were. One test in its
 //! own binary, so no other test opens descriptors meanwhile.
 
+mod support;
+
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use keepalive_proxy::{BackConfig, KeepAliveProxy};
 use origin::{Origin, OriginConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use support::{bounded, open_fds, wait_until};
 
 /// Clients of each kind.
 const CLIENTS: usize = 200;
@@ -16,21 +19,6 @@ const CLIENTS: usize = 200;
 const BATCH: usize = 20;
 /// Descriptors the process may hold above its starting count afterwards (the runtime's own, lazily made).
 const FD_MARGIN: usize = 8;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count())
-}
-
-/// Polls `check` every 10 ms for up to 10 s: there is no signal for "the kernel released the descriptors".
-async fn eventually(what: &str, check: impl Fn() -> bool) {
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while !check() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "waited 10 s for: {what}");
-}
 
 /// Runs `CLIENTS` clients, `BATCH` at a time, each writing `request` and reading `read` bytes before leaving.
 async fn vanish(addr: SocketAddr, request: &'static [u8], read: usize) {
@@ -48,10 +36,7 @@ async fn vanish(addr: SocketAddr, request: &'static [u8], read: usize) {
             })
             .collect();
         for client in batch {
-            tokio::time::timeout(Duration::from_secs(10), client)
-                .await
-                .expect("client within 10 s")
-                .expect("client task");
+            bounded("client", client).await.expect("client task");
         }
     }
 }
@@ -83,7 +68,7 @@ async fn vanished_front_connections_leave_no_connection_and_no_descriptor_behind
         0,
     )
     .await;
-    eventually("mid-request connections are gone", || {
+    wait_until("mid-request connections are gone", || {
         back.live_connections() == 0
     })
     .await;
@@ -94,11 +79,11 @@ async fn vanished_front_connections_leave_no_connection_and_no_descriptor_behind
     );
 
     vanish(addr, b"GET / HTTP/1.1\r\nhost: x\r\n\r\n", 4096).await;
-    eventually("mid-response connections are gone", || {
+    wait_until("mid-response connections are gone", || {
         back.live_connections() == 0
     })
     .await;
-    eventually("descriptors are released", || {
+    wait_until("descriptors are released", || {
         open_fds() <= before + FD_MARGIN
     })
     .await;

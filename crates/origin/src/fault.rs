@@ -1,5 +1,6 @@
 //! The origin's faults: one request per connection, read raw (hyper never sees the socket), then the configured
-//! misbehaviour on the wire. Normal answers belong to `service`; the knobs to `config`.
+//! misbehaviour on the wire. Normal answers belong to `service`; the knobs to `config`; what the connections
+//! share (counters, the latency wait) to `state`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::OriginFault;
-use crate::service::OriginState;
+use crate::state::{OriginState, REQUEST_NUMBER_HEADER};
 
 /// The bytes `garbage` writes instead of a response.
 pub(crate) const GARBAGE: &[u8] = b"garbage, not HTTP\r\n\r\n";
@@ -47,7 +48,7 @@ pub(crate) async fn serve_faulty(
     };
     let number = state.count_request(is_probe(&head));
     tokio::select! {
-        () = tokio::time::sleep(state.latency) => {}
+        () = state.wait_latency() => {}
         () = shutdown.triggered() => return,
     }
     tracing::debug!(%peer, ?fault, request = number, "origin misbehaves on purpose");
@@ -85,7 +86,7 @@ fn truncated_response(state: &OriginState, number: u64) -> (Vec<u8>, &[u8]) {
         "HTTP/1.1 {} {}\r\ncontent-length: {length}\r\n{}: {number}\r\n\r\n",
         status.as_str(),
         status.canonical_reason().unwrap_or(""),
-        crate::REQUEST_NUMBER_HEADER,
+        REQUEST_NUMBER_HEADER,
     );
     // `state.body` holds at least 2 bytes under this fault (see `Origin::start`).
     (head.into_bytes(), &state.body[..length / 2])

@@ -4,16 +4,17 @@
 //! of a response body.
 //!
 //! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
-//! `service`, the faults' raw socket work in `fault`, the application-error draw in `error_draw`; the knobs are
-//! in `config`.
+//! `service`, the faults' raw socket work in `fault`, what their connections share (counters, the latency wait on
+//! `precise_timer`) in `state`, the application-error draw in `error_draw`; the knobs are in `config`.
 
 mod config;
 mod error_draw;
 mod fault;
 mod service;
+mod state;
 
 pub use config::{OriginConfig, OriginFault};
-pub use service::REQUEST_NUMBER_HEADER;
+pub use state::REQUEST_NUMBER_HEADER;
 
 /// The `user-agent` prefix of the gateway's health probe; requests carrying it are counted by
 /// [`Origin::probe_requests`].
@@ -28,7 +29,7 @@ use http::StatusCode;
 use listener::ServerHandle;
 
 use error_draw::ErrorDraw;
-use service::OriginState;
+use state::OriginState;
 
 /// How long [`Origin::stop`] waits, on top of the latency, for connection tasks to end: longer than a normal
 /// connection's shutdown grace and a faulty one's linger, each 1 s.

@@ -1,15 +1,14 @@
 //! One HTTP/1.1 connection of the origin: the request handler and the connection's life until the client leaves
-//! or the origin shuts down. Binding and accepting belong to `listener`; the knobs belong to `config`; a
-//! connection of a faulty origin goes to `fault` instead of hyper.
+//! or the origin shuts down. Binding and accepting belong to `listener`; the knobs belong to `config`, what the
+//! connections share to `state`; a connection of a faulty origin goes to `fault` instead of hyper.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::USER_AGENT;
-use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -18,39 +17,11 @@ use hyper_util::rt::TokioIo;
 use listener::ShutdownSignal;
 use tokio::net::TcpStream;
 
-use crate::error_draw::ErrorDraw;
+use crate::state::{OriginState, REQUEST_NUMBER_HEADER};
 use crate::{OriginFault, PROBE_USER_AGENT, fault};
-
-/// The response header carrying the origin's 1-based request number.
-pub const REQUEST_NUMBER_HEADER: HeaderName = HeaderName::from_static("x-origin-request");
 
 /// How long a connection may keep finishing its in-flight request after shutdown, on top of the latency.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-
-/// What every connection of one origin shares: the validated knobs and the counters.
-#[derive(Debug)]
-pub(crate) struct OriginState {
-    pub(crate) latency: Duration,
-    pub(crate) status: StatusCode,
-    /// Built once; every response clones the handle, not the bytes.
-    pub(crate) body: Bytes,
-    pub(crate) fault: OriginFault,
-    /// The application-error draw (`error_probability`).
-    pub(crate) errors: ErrorDraw,
-    pub(crate) served: AtomicU64,
-    /// The part of `served` sent by the gateway's health probe.
-    pub(crate) probes: AtomicU64,
-}
-
-impl OriginState {
-    /// Counts one request (and, if it comes from the health probe, one probe); returns its 1-based number.
-    pub(crate) fn count_request(&self, probe: bool) -> u64 {
-        if probe {
-            self.probes.fetch_add(1, Ordering::Relaxed);
-        }
-        self.served.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
 
 /// Serves HTTP/1.1 with keep-alive on `stream` until the client closes or `shutdown` fires; then lets the
 /// in-flight request finish (bounded) and closes.
@@ -101,10 +72,7 @@ async fn answer(
         .iter()
         .any(|agent| agent.as_bytes().starts_with(PROBE_USER_AGENT.as_bytes()));
     drain(request.into_body()).await?;
-    // tokio rounds a timer up to its next millisecond tick, so even a zero sleep would add up to 1 ms.
-    if !state.latency.is_zero() {
-        tokio::time::sleep(state.latency).await;
-    }
+    state.wait_latency().await;
     let number = state.count_request(probe);
     let mut response = Response::new(Full::new(state.body.clone()));
     let failed = if probe { None } else { state.errors.draw() };

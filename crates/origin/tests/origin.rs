@@ -1,6 +1,8 @@
 //! The origin over real loopback sockets: what it answers, how long it takes, what it counts, keep-alive, stop,
 //! and what each fault puts on the wire (seen by a raw client socket).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,11 +19,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-async fn start(config: OriginConfig) -> Origin {
-    Origin::start("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap()
-}
+use support::start;
 
 /// One client connection; the returned task ends when the connection does.
 async fn connect<B>(origin: &Origin) -> (SendRequest<B>, JoinHandle<Result<(), hyper::Error>>)

@@ -1,5 +1,6 @@
 //! The CLI's commands. They print; the library they call does not.
 
+pub mod audit;
 pub mod check;
 pub mod compare;
 pub mod explain;

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use harness::chain::{BackKind, FrontKind};
 use harness::real::{
-    BackKind, CellOutcome, FrontKind, fidelity_cells, fidelity_table, real_run_table, run_cell,
-    run_real, sweep_backs, window_table,
+    CellOutcome, fidelity_cells, fidelity_table, real_run_table, run_cell, run_real, sweep_backs,
+    window_table,
 };
 use harness::result::write_json_atomically;
 use harness::run::RunOptions;

@@ -223,17 +223,21 @@ impl Worker {
         Duration::from_secs_f64(1.0 / per_client.max(1e-6))
     }
 
-    /// Sleeps until `intended` unless the deadline or the stop comes first; false when the run is over.
+    /// Sleeps until `intended` unless the deadline or the stop comes first; false when the run is over. The
+    /// send times are the experiment (an idle gap against a KeepAliveTimeout), so the wait ends within a
+    /// fraction of a millisecond of `intended` (`precise_timer`), not at tokio's next millisecond tick.
     async fn wait_until(&mut self, intended: Instant) -> bool {
         if intended <= Instant::now() {
             return true;
         }
-        let wake = tokio::time::Instant::from_std(intended);
-        if self.deadline.is_some_and(|d| d < wake) {
+        if self
+            .deadline
+            .is_some_and(|d| d < tokio::time::Instant::from_std(intended))
+        {
             return false;
         }
         tokio::select! {
-            () = tokio::time::sleep_until(wake) => true,
+            () = precise_timer::sleep_until(intended) => true,
             () = self.stop.triggered() => false,
         }
     }

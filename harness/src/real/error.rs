@@ -5,9 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::topology::ChainError;
-
-/// A real server (or one of our tiers placed beside it) could not be configured, started, read or stopped.
+/// A real server could not be configured, started, read or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RealError {
     /// The server's binary is not installed.
@@ -83,9 +81,6 @@ pub enum RealError {
         /// The end of its logs.
         output: String,
     },
-    /// One of our own tiers failed to start.
-    #[error(transparent)]
-    Tier(#[from] ChainError),
 }
 
 /// What to install when a server is missing (Debian packages).

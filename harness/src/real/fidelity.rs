@@ -5,10 +5,10 @@
 //! a failed cell with its message; the other cells still run.
 
 use listener::ShutdownSignal;
-use serde::Serialize;
 
-use super::chain::{BackKind, FrontKind};
-use super::run::{RealRun, run_real};
+use super::outcome::CellOutcome;
+use super::run::run_real;
+use crate::chain::{BackKind, FrontKind};
 use crate::run::RunOptions;
 use crate::scenario::{Scenario, ScenarioError};
 
@@ -64,21 +64,6 @@ pub fn fidelity_cells() -> Vec<CellSpec> {
         }
     }
     cells
-}
-
-/// A cell's outcome.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum CellOutcome {
-    /// It ran.
-    Ran(Box<RealRun>),
-    /// It could not run.
-    Failed {
-        /// The cell's label.
-        scenario: String,
-        /// Why.
-        error: String,
-    },
 }
 
 /// Runs one cell in its own task, so a panicking tier fails the cell rather than the whole matrix (the real

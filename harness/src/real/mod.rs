@@ -1,33 +1,35 @@
-//! Real stacks: the keep-alive race through the software people run. This module writes configs for,
-//! starts, drives and stops Debian's Apache httpd (back), nginx and HAProxy (fronts) on 127.0.0.1, in any mix
-//! with our own tiers, and reads the real fronts' logs into cause names.
+//! Real stacks: the keep-alive race through the software people run. This module writes configs for and
+//! starts Debian's Apache httpd (back), nginx and HAProxy (fronts) on 127.0.0.1, reads the real fronts' logs
+//! into cause names, and runs the real-stack comparisons.
 //!
-//! It owns: server configs generated from a scenario (`apache`, `nginx`, `haproxy`), the child processes and
-//! their run directories (`process`), the log mapping (`errorlog`), the chain of real and own tiers (`chain`),
-//! one run (`run`), the fidelity matrix (`fidelity`) and their tables (`table`), and the race window of real
-//! Apache beside our back (`window`). It does not own the load, the
-//! collector or the result contract (`crate::load`, `crate::collector`, `crate::result`): a real chain is
-//! driven exactly as our own. Everything listens on loopback on free ports; every server is stopped at the
-//! end, on error and on panic too.
+//! It owns: server configs generated from a scenario and each server's start (`apache`, `nginx`, `haproxy`;
+//! a front exports its `RealFrontSpec`), the child processes and their run directories (`process`), the log
+//! mapping (`errorlog`), one run of a mix (`run`), the fidelity matrix (`fidelity`), what they produce (`outcome`) and its tables
+//! (`table`),
+//! and the race window of real Apache beside our back (`window`). It does not own the chain (`crate::chain`
+//! stands real and own tiers up alike), the load, the collector or the result contract: a real chain is driven
+//! exactly as our own, by `crate::run`. Everything listens on loopback on free ports; every server is stopped
+//! at the end, on error and on panic too.
 
 pub mod apache;
-pub mod chain;
 pub mod error;
 pub mod errorlog;
 pub mod fidelity;
+pub mod front;
 pub mod haproxy;
 pub mod nginx;
+pub mod outcome;
 pub mod process;
 pub mod run;
 mod settings;
 pub mod table;
 pub mod window;
 
-pub use chain::{BackKind, ChainAccount, FrontKind, RealChain, UnknownKind};
 pub use error::{INSTALL_HINT, RealError};
 pub use errorlog::{LogCause, LogFormat, count_causes, haproxy_cause, nginx_cause};
-pub use fidelity::{CellOutcome, CellSpec, fidelity_cells, run_cell};
-pub use run::{RealRun, run_real};
+pub use fidelity::{CellSpec, fidelity_cells, run_cell};
+pub use outcome::{CellOutcome, RealRun};
+pub use run::run_real;
 pub use table::{fidelity_table, real_run_table};
 pub use window::{BackSweep, WindowError, sweep_backs, window_table};
 

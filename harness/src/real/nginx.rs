@@ -15,6 +15,8 @@ use std::path::Path;
 use gateway::{FrontConfig, RetryPolicy};
 
 use super::error::RealError;
+use super::errorlog::{LogFormat, count_causes};
+use super::front::RealFrontSpec;
 use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, locate_binary};
 use super::settings::ceil_millis;
 
@@ -23,12 +25,25 @@ pub const BINARY: &str = "nginx";
 /// The error log's name in nginx's run directory.
 pub const ERROR_LOG: &str = "error.log";
 const SERVER: &str = "nginx";
+
+/// nginx as a chain's front: its start and its error log's account.
+pub const FRONT: RealFrontSpec = RealFrontSpec {
+    server: SERVER,
+    start: |front, backs| Box::pin(start(front, backs)),
+    log: ERROR_LOG,
+    account: |text| count_causes(LogFormat::NginxError, text),
+};
 /// `keepalive_requests` for "unlimited" (nginx has no 0 = unlimited).
 const UNLIMITED_REQUESTS: u64 = 1_000_000_000;
 
-/// The nginx.conf for `front`, listening on `listen`, proxying to `back`, with every path in `dir`.
-pub fn config(front: &FrontConfig, listen: SocketAddr, back: SocketAddr, dir: &Path) -> String {
+/// The nginx.conf for `front`, listening on `listen`, proxying to the `backs` (one `server` line each), with
+/// every path in `dir`.
+pub fn config(front: &FrontConfig, listen: SocketAddr, backs: &[SocketAddr], dir: &Path) -> String {
     let dir = dir.display();
+    let servers: String = backs
+        .iter()
+        .map(|back| format!("server {back} max_fails=0;\n        "))
+        .collect();
     let keepalive = if front.max_idle_per_backend == 0 {
         String::new()
     } else {
@@ -62,8 +77,7 @@ http {{
     scgi_temp_path {dir}/scgi;
     keepalive_timeout {client_idle}ms;
     upstream back {{
-        server {back} max_fails=0;
-        {keepalive}
+        {servers}{keepalive}
     }}
     server {{
         listen {listen};
@@ -84,8 +98,8 @@ http {{
     )
 }
 
-/// Writes the config and starts nginx in the foreground on a free loopback port.
-pub async fn start(front: &FrontConfig, back: SocketAddr) -> Result<ServerProcess, RealError> {
+/// Writes the config and starts nginx in the foreground on a free loopback port, in front of `backs`.
+pub async fn start(front: &FrontConfig, backs: &[SocketAddr]) -> Result<ServerProcess, RealError> {
     let binary = locate_binary(BINARY).ok_or(RealError::Missing {
         server: SERVER,
         binary: BINARY,
@@ -95,7 +109,7 @@ pub async fn start(front: &FrontConfig, back: SocketAddr) -> Result<ServerProces
     let conf = dir.write(
         SERVER,
         "nginx.conf",
-        &config(front, listen, back, dir.path()),
+        &config(front, listen, backs, dir.path()),
     )?;
     let error_log = dir.path().join(ERROR_LOG);
     let args = vec![
@@ -128,7 +142,7 @@ mod tests {
         config(
             front,
             "127.0.0.1:1".parse().unwrap(),
-            "127.0.0.1:2".parse().unwrap(),
+            &["127.0.0.1:2".parse().unwrap()],
             Path::new("/tmp/x"),
         )
     }

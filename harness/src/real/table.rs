@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::fidelity::CellOutcome;
-use super::run::RealRun;
+use super::outcome::{CellOutcome, RealRun};
 use crate::report::run_table;
 
 /// One run: the harness table, then the front's own account of upstream failures.

@@ -8,9 +8,8 @@ use std::fmt::Write as _;
 use listener::ShutdownSignal;
 use serde::Serialize;
 
-use super::chain::{BackKind, FrontKind};
-use super::error::RealError;
 use super::run::run_real;
+use crate::chain::{BackKind, ChainError, FrontKind};
 use crate::run::RunOptions;
 use crate::scenario::ScenarioError;
 use crate::sweep::{SweepBin, SweepPlan, SweepResult, sweep_with};
@@ -62,7 +61,7 @@ pub enum WindowError {
     Scenario(#[from] ScenarioError),
     /// A chain could not run.
     #[error(transparent)]
-    Real(#[from] RealError),
+    Chain(#[from] ChainError),
 }
 
 /// Runs `plan` through `front` → [link] → `back` → origin for each of `backs`, one after the other.

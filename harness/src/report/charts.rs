@@ -3,8 +3,9 @@
 
 use plotters::prelude::*;
 
+use crate::record::CauseKey;
 use crate::result::RunResult;
-use crate::sweep::SweepResult;
+use crate::sweep::curve::SweepResult;
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 420;
@@ -86,7 +87,7 @@ pub fn latency_chart(results: &[RunResult]) -> Result<String, ChartError> {
 
 /// 502 per 10k requests of every run, stacked by cause.
 pub fn causes_chart(results: &[RunResult]) -> Result<String, ChartError> {
-    let mut causes: Vec<&String> = results.iter().flat_map(|r| r.causes.keys()).collect();
+    let mut causes: Vec<&CauseKey> = results.iter().flat_map(|r| r.causes.keys()).collect();
     causes.sort();
     causes.dedup();
     let mut svg = String::new();
@@ -147,7 +148,7 @@ pub fn causes_chart(results: &[RunResult]) -> Result<String, ChartError> {
     Ok(svg)
 }
 
-fn per_10k(result: &RunResult, cause: &str) -> f64 {
+fn per_10k(result: &RunResult, cause: &CauseKey) -> f64 {
     if result.requests == 0 {
         return 0.0;
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::charts::{causes_chart, latency_chart, race_window_chart};
 use super::table::{comparison_table, run_table};
 use crate::result::RunResult;
-use crate::sweep::SweepResult;
+use crate::sweep::curve::SweepResult;
 
 /// What a report shows: runs, a sweep, or both.
 pub struct ReportInput<'a> {

@@ -1,5 +1,5 @@
 //! Reports: the text tables, the SVG charts and the HTML page, all made from the same
-//! [`RunResult`](crate::result::RunResult) / [`SweepResult`](crate::sweep::SweepResult) the JSON is written from.
+//! [`RunResult`](crate::result::RunResult) / [`SweepResult`](crate::sweep::curve::SweepResult) the JSON is written from.
 
 mod charts;
 mod html;

@@ -114,7 +114,7 @@ fn or_none(text: &str) -> &str {
 }
 
 /// The race-window curve as text: one line per bin with P(502), its 95 % interval and a bar.
-pub fn sweep_table(sweep: &crate::sweep::SweepResult) -> String {
+pub fn sweep_table(sweep: &crate::sweep::curve::SweepResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -1,6 +1,7 @@
 #![allow(dead_code)] // shared by several test binaries; each uses part of it
-//! A raw-TCP fake HTTP server for harness tests: each request gets a behaviour drawn from a seeded mix, so the
-//! harness meets every client-side failure kind without any of our tiers.
+//! The harness tests' shared helpers: a raw-TCP fake HTTP server (each request gets a behaviour drawn from a
+//! seeded mix, so the harness meets every client-side failure kind without any of our tiers), a target on it,
+//! quiet run options, a scratch directory and the `badgateway` binary.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,4 +127,35 @@ async fn serve(mut stream: TcpStream, mix: Mix, rng: Arc<Mutex<StdRng>>, request
             }
         }
     }
+}
+
+/// A target on `addr` for GET / with this whole-response timeout.
+pub fn target(addr: SocketAddr, timeout: Duration) -> harness::load::Target {
+    harness::load::Target {
+        addr,
+        host: addr.to_string(),
+        method: http::Method::GET,
+        path: "/".to_owned(),
+        timeout,
+    }
+}
+
+/// Run options without a progress bar or label.
+pub fn quiet() -> harness::run::RunOptions {
+    harness::run::RunOptions {
+        quiet: true,
+        label: None,
+    }
+}
+
+/// A fresh directory under the system temp dir for this test process, named after `test`.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("badgateway-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The `badgateway` binary of this build, ready for arguments.
+pub fn badgateway_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_badgateway"))
 }

@@ -1,5 +1,6 @@
-//! Test support: a raw-TCP fake backend driven by a per-connection script, a one-shot HTTP client, and a
-//! gateway config with short limits.
+//! Test support for every test binary of the gateway: a raw-TCP fake backend driven by a per-connection
+//! script (and one switched between down and up), a one-shot HTTP client, a raw client, a gateway config with
+//! short limits, bounded waits and the process's open descriptors.
 //!
 //! The fake backend is raw TCP on purpose: the race tests need to close or reset a kept-alive connection at an
 //! exact point (after reading the next request, before answering), which no HTTP server library exposes.
@@ -8,6 +9,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -158,6 +161,38 @@ async fn run_script(
         }
     }
     let _ = events.send(Event::Eof(conn));
+}
+
+/// Answers every request with 503 until `up` is set, then with 200 `up`; one request per connection.
+pub struct SwitchableBackend {
+    pub addr: SocketAddr,
+    pub up: Arc<AtomicBool>,
+}
+
+impl SwitchableBackend {
+    pub async fn start() -> SwitchableBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(false));
+        let flag = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    if read_request(&mut stream, &mut Vec::new()).await.is_none() {
+                        return;
+                    }
+                    let answer = if flag.load(Ordering::SeqCst) {
+                        status(200, "up")
+                    } else {
+                        status(503, "starting")
+                    };
+                    let _ = stream.write_all(&answer).await;
+                });
+            }
+        });
+        SwitchableBackend { addr, up }
+    }
 }
 
 /// Reads one request (head and content-length body); `None` on EOF.
@@ -312,6 +347,14 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits (bounded) until the gateway serves exactly `count` client connections.
+pub async fn live_connections(gateway: &Gateway, count: usize) {
+    wait_until(&format!("{count} live client connections"), || async {
+        gateway.live_connections() == count
+    })
+    .await;
 }
 
 /// The request line of every request head seen so far, e.g. `get /app http/1.1` (drains pending events).

@@ -8,7 +8,7 @@ use keepalive_proxy::{BackConfig, KeepAliveProxy};
 use origin::{Origin, OriginConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Answer, GET, RawClient, bounded, loopback};
+use crate::support::{Answer, GET, RawClient, bounded, loopback, wait_until};
 
 /// The limits the cases are written against.
 const MAX_BODY: u64 = 1024;
@@ -282,12 +282,7 @@ async fn a_connection_over_max_connections_gets_503() {
     let answer = over.try_exchange(GET).await;
     assert_eq!(answer.code(), 503, "{answer:?}");
     drop(held.pop());
-    bounded("a slot frees", async {
-        while back.live_connections() > 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    wait_until("a slot frees", || back.live_connections() <= 1).await;
     let mut next = RawClient::connect(back.local_addr()).await;
     assert_eq!(next.exchange(GET).await.status(), 200);
     back.stop().await;

@@ -6,5 +6,6 @@ mod bad_input;
 mod chain;
 mod idle_close;
 mod proxying;
+#[path = "../support/mod.rs"]
 mod support;
 mod sweep;

@@ -1,15 +1,10 @@
-//! A timer finer than tokio's, for the last stretch before a connection's close.
-//!
-//! tokio's timer works in whole milliseconds and rounds a deadline up to its next tick, so a connection told to
-//! close 50 ms after its last response closed 50.3 to 51.4 ms after it. Apache's event MPM closes within about
-//! 0.5 ms of KeepAliveTimeout, and that millisecond moved our back's race window measurably later than real
-//! Apache's (README, "Real stacks"). So a deadline is waited for in two steps: tokio's timer until
-//! [`PRECISE_SPAN`] before it (cheap, and dropped at no cost when the connection gets busy again), then this
-//! timer: one thread per back tier that sleeps on the earliest registered deadline with the kernel's
+//! The timer thread: one thread that sleeps on the earliest registered deadline with the kernel's
 //! sub-millisecond precision (`park_timeout`) and wakes every task whose deadline has come.
 //!
-//! It owns nothing but the wake-ups; what a deadline means is `deadline.rs`'s and `connection.rs`'s. Entries are
-//! short-lived (at most [`PRECISE_SPAN`]), so one whose waiting task is gone simply fires into nothing.
+//! It owns the wake-ups only: when to hand a wait over to it is [`crate::sleep_until`]'s decision (or the
+//! caller's, with [`PreciseTimer::sleep_until`]). Entries are meant to be short-lived (a caller hands over at
+//! most [`crate::PRECISE_SPAN`] before its deadline), so one whose waiting task is gone simply fires into
+//! nothing when its time comes.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -19,11 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-/// How long before a deadline the wait moves from tokio's timer to this one: two of tokio's ticks, so the
-/// hand-over always happens before the deadline.
-pub(crate) const PRECISE_SPAN: Duration = Duration::from_millis(2);
+use std::time::Instant;
 
 /// One waiting task.
 #[derive(Debug, Default)]
@@ -81,7 +72,7 @@ struct Queue {
 }
 
 /// The timer thread and its queue. Dropping it stops the thread.
-pub(crate) struct PreciseTimer {
+pub struct PreciseTimer {
     queue: Arc<Mutex<Queue>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,14 +84,24 @@ impl std::fmt::Debug for PreciseTimer {
 }
 
 impl PreciseTimer {
-    /// Starts the timer thread; `None` (and tokio's timer alone) if the system refuses a thread.
-    pub(crate) fn start() -> Option<PreciseTimer> {
+    /// Starts a timer thread of its own for one owner (a tier, a test); `None` if the system refuses a thread
+    /// (the caller then falls back to tokio's timer). Most callers want the process's shared one instead,
+    /// through [`crate::sleep_until`].
+    pub fn start() -> Option<PreciseTimer> {
+        Self::start_named("precise-timer")
+    }
+
+    /// [`PreciseTimer::start`] with the thread named `name`.
+    pub fn start_named(name: &str) -> Option<PreciseTimer> {
         let queue = Arc::new(Mutex::new(Queue::default()));
         let thread_queue = queue.clone();
         let thread = std::thread::Builder::new()
-            .name("keepalive-timer".to_owned())
-            .spawn(move || run(&thread_queue))
-            .map_err(|error| tracing::warn!(%error, "no precise timer thread: closes may be up to 1 ms late"))
+            .name(name.to_owned())
+            .spawn(move || {
+                tune_this_thread();
+                run(&thread_queue)
+            })
+            .map_err(|error| tracing::warn!(%error, "no precise timer thread: timed waits may end up to 1 ms late"))
             .ok()?;
         Some(PreciseTimer {
             queue,
@@ -108,8 +109,10 @@ impl PreciseTimer {
         })
     }
 
-    /// Resolves at `at` (never before), within the kernel's timer slack after it.
-    pub(crate) fn sleep_until(&self, at: Instant) -> PreciseSleep<'_> {
+    /// Resolves at `at` (never before), within the kernel's timer slack after it; at once if `at` has passed.
+    /// The whole wait is on the timer thread: hand it only the last stretch of a long wait (as
+    /// [`crate::sleep_until`] does), so that the thread's queue holds few entries.
+    pub fn sleep_until(&self, at: Instant) -> PreciseSleep<'_> {
         PreciseSleep {
             timer: self,
             at,
@@ -148,6 +151,35 @@ impl Drop for PreciseTimer {
     }
 }
 
+/// How much earlier than the default (0) the timer thread's scheduling priority is asked to be: it runs for a few
+/// microseconds per wake-up, and on a busy machine a thread of the default priority may wait for a core long
+/// enough to miss the deadline it exists to keep.
+#[cfg(target_os = "linux")]
+const NICE: libc::c_int = -10;
+
+/// Best effort: a timer slack of 1 µs instead of the kernel's 50 µs (the slack is how late the kernel may end a
+/// `park_timeout` to batch wake-ups), and a higher priority ([`NICE`]; refused without CAP_SYS_NICE, then the
+/// default stays). Nothing to do elsewhere.
+fn tune_this_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_TIMERSLACK) and setpriority on the calling thread take plain integers and touch no
+        // memory of ours.
+        let slack = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+        // SAFETY: as above; gettid has no preconditions.
+        let nice =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, NICE) };
+        if slack != 0 || nice != 0 {
+            tracing::debug!(
+                error = %std::io::Error::last_os_error(),
+                slack_ok = slack == 0,
+                nice_ok = nice == 0,
+                "precise timer thread keeps the default timer slack or priority"
+            );
+        }
+    }
+}
+
 /// The timer thread: fires what is due, then parks until the earliest deadline left (or a new one).
 fn run(queue: &Mutex<Queue>) {
     loop {
@@ -180,7 +212,7 @@ fn run(queue: &Mutex<Queue>) {
 }
 
 /// The future of [`PreciseTimer::sleep_until`].
-pub(crate) struct PreciseSleep<'a> {
+pub struct PreciseSleep<'a> {
     timer: &'a PreciseTimer,
     at: Instant,
     slot: Option<Arc<Slot>>,
@@ -220,6 +252,8 @@ impl Future for PreciseSleep<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
-//! Test fixtures: a tiny hyper origin that records what it was sent, a back tier in front of it, and a raw
-//! HTTP/1.1 client that reads exactly one response and then leaves the socket alone, as a pooled front
-//! connection does.
+//! Test support for every test binary of the back tier: a tiny hyper origin that records what it was sent, a
+//! back tier in front of it, a raw HTTP/1.1 client that reads exactly one response and then leaves the socket
+//! alone (as a pooled front connection does), bounded waits, and the process's open descriptors.
+
+#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,6 +31,23 @@ pub async fn bounded<F: Future>(what: &str, future: F) -> F::Output {
         Ok(output) => output,
         Err(_) => panic!("{what}: still pending after {BOUND:?}"),
     }
+}
+
+/// Polls `check` every 10 ms until it holds, failing the test after [`BOUND`]: for states with no signal to
+/// wait on (the kernel releasing descriptors, a connection task ending).
+pub async fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let waited = tokio::time::timeout(BOUND, async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "waited {BOUND:?} for: {what}");
+}
+
+/// The number of open file descriptors of this process (entries of `/proc/self/fd`).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count())
 }
 
 /// A minimal origin: answers `hello from origin <path?query>` with a hop-by-hop header of its own, and

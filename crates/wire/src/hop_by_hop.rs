@@ -1,0 +1,98 @@
+//! Hop-by-hop headers (RFC 9110 §7.6.1): the fixed list every proxy removes, plus every header the
+//! `Connection` header names, and what `Connection` says about reusing the connection.
+//!
+//! This module only edits and reads header maps; framing (`Content-Length`, chunking) is left to hyper.
+
+use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, Version};
+
+/// The hop-by-hop headers removed whatever `Connection` says.
+pub const HOP_BY_HOP: [HeaderName; 7] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+];
+
+/// Removes the hop-by-hop headers: [`HOP_BY_HOP`] and every header the `Connection` header names.
+pub fn strip(headers: &mut HeaderMap) {
+    // `from_bytes` refuses upper case: the tokens are lower-cased first.
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|token| HeaderName::from_bytes(token.to_ascii_lowercase().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// True when a message lets its connection carry another one: HTTP/1.1 without `Connection: close`, or
+/// HTTP/1.0 with `Connection: keep-alive`. Read before [`strip`].
+pub fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
+    let mut tokens = connection_tokens(headers);
+    match version {
+        Version::HTTP_09 | Version::HTTP_10 => {
+            tokens.any(|token| token.eq_ignore_ascii_case("keep-alive"))
+        }
+        _ => !tokens.any(|token| token.eq_ignore_ascii_case("close")),
+    }
+}
+
+/// The comma-separated tokens of every `Connection` header, as sent (compare them ignoring case).
+pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_ {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn strips_fixed_and_connection_named_headers() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("proxy-connection", "keep-alive"),
+            ("te", "trailers"),
+            ("trailer", "x-sum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("x-kept", "yes"),
+            ("content-length", "3"),
+        ]);
+        strip(&mut headers);
+        assert_eq!(headers, map(&[("x-kept", "yes"), ("content-length", "3")]));
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        assert!(keeps_alive(Version::HTTP_11, &HeaderMap::new()));
+        assert!(!keeps_alive(
+            Version::HTTP_11,
+            &map(&[("connection", "Close")])
+        ));
+        assert!(!keeps_alive(Version::HTTP_10, &HeaderMap::new()));
+        assert!(keeps_alive(
+            Version::HTTP_10,
+            &map(&[("connection", "Keep-Alive")])
+        ));
+    }
+}

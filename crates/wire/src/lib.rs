@@ -1,0 +1,19 @@
+//! The HTTP/1.1 wire rules both proxy tiers (`gateway`, the front, and `keepalive-proxy`, the back) share, so
+//! that the two cannot drift apart on what a proxy forwards and how it answers by itself.
+//!
+//! - [`hop_by_hop`]: the headers that describe one hop (RFC 9110 §7.6.1), stripped both ways, and whether a
+//!   response lets its connection carry another request;
+//! - [`forwarded`]: `X-Forwarded-For`, with one behaviour on both tiers (nginx's `$proxy_add_x_forwarded_for`);
+//! - [`local`]: the answers a tier makes itself (a 502, a 400, a 413, a 408), as a hyper response or as bytes
+//!   for a socket hyper no longer owns;
+//! - [`body_size`]: the request body limit, checked on the announced `Content-Length` before a byte is read
+//!   and on the bytes as they come;
+//! - [`error_chain`]: walking an error's `source()` chain.
+//!
+//! This crate holds rules only: no sockets, no runtime, no counters. Each tier decides where to apply them.
+
+pub mod body_size;
+pub mod error_chain;
+pub mod forwarded;
+pub mod hop_by_hop;
+pub mod local;

@@ -1,0 +1,137 @@
+//! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy or our gateway) and [`BackKind`] (Apache
+//! httpd or our keep-alive proxy), their names on the command line and in tables, and, for a real front, the
+//! descriptor its own file exports (`crate::real::front::RealFrontSpec`). Adding a front kind is one file under `crate::real`
+//! exporting a `RealFrontSpec`, plus one arm here: the variant, its entry in [`FrontKind::ALL`] and its line in
+//! [`FrontKind::real`]. This module starts nothing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::real::front::RealFrontSpec;
+use crate::real::{haproxy, nginx};
+
+/// Which software is the front tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FrontKind {
+    /// Debian's nginx.
+    Nginx,
+    /// Debian's HAProxy.
+    Haproxy,
+    /// Our gateway crate.
+    Ours,
+}
+
+/// Which software is the back tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BackKind {
+    /// Debian's Apache httpd.
+    Apache,
+    /// Our keepalive-proxy crate.
+    Ours,
+}
+
+impl FrontKind {
+    /// Every front, in table order.
+    pub const ALL: [FrontKind; 3] = [FrontKind::Nginx, FrontKind::Haproxy, FrontKind::Ours];
+
+    /// The real server behind this kind; `None` for our gateway.
+    pub fn real(self) -> Option<&'static RealFrontSpec> {
+        match self {
+            FrontKind::Nginx => Some(&nginx::FRONT),
+            FrontKind::Haproxy => Some(&haproxy::FRONT),
+            FrontKind::Ours => None,
+        }
+    }
+
+    /// The name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        self.real().map_or("ours", |spec| spec.server)
+    }
+}
+
+impl BackKind {
+    /// Every back, in table order.
+    pub const ALL: [BackKind; 2] = [BackKind::Apache, BackKind::Ours];
+
+    /// The name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackKind::Apache => "apache",
+            BackKind::Ours => "ours",
+        }
+    }
+}
+
+impl fmt::Display for FrontKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for BackKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A front or back name that is not one of the choices.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {tier} {value:?}: expected one of {expected}")]
+pub struct UnknownKind {
+    tier: &'static str,
+    value: String,
+    expected: String,
+}
+
+fn parse_kind<K: Copy + fmt::Display>(
+    all: &[K],
+    tier: &'static str,
+    value: &str,
+) -> Result<K, UnknownKind> {
+    all.iter()
+        .copied()
+        .find(|kind| kind.to_string() == value)
+        .ok_or_else(|| UnknownKind {
+            tier,
+            value: value.to_owned(),
+            expected: all
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+impl FromStr for FrontKind {
+    type Err = UnknownKind;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        parse_kind(&FrontKind::ALL, "front", value)
+    }
+}
+
+impl FromStr for BackKind {
+    type Err = UnknownKind;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        parse_kind(&BackKind::ALL, "back", value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_an_unknown_one_lists_the_choices() {
+        for kind in FrontKind::ALL {
+            assert_eq!(kind.name().parse::<FrontKind>().unwrap(), kind);
+        }
+        for kind in BackKind::ALL {
+            assert_eq!(kind.name().parse::<BackKind>().unwrap(), kind);
+        }
+        let error = "caddy".parse::<FrontKind>().unwrap_err().to_string();
+        assert!(
+            error.contains("\"caddy\"") && error.contains("nginx, haproxy, ours"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The one chain model: origin (ours) → per member [link back_origin] → back → [link front_back] → front,
+//! where the front is nginx, HAProxy or our gateway ([`FrontKind`]) and the back Apache, our keep-alive proxy
+//! ([`BackKind`]) or none (`chain.back = false`). [`Chain::start`] stands it up on 127.0.0.1 from the origin
+//! outwards, port 0 (or a free port) everywhere; [`Chain::stop`] takes it down front first and returns one
+//! [`ChainAccount`] of every tier's counters, the real front's log account included.
+//!
+//! `[chain]` applies to every mix the servers allow: `members = N` stands N back instances (each behind its own
+//! links) and gives the front N pool entries; `member_host`, `closed_port` and `back = false` shape the pool;
+//! a key a real server cannot honour is refused before anything starts, naming the key and the server
+//! (`pool::check_mix`). A tier started before a later one failed is stopped by drop.
+//!
+//! It owns standing tiers up and down, not the load, the collector or the result (`crate::run` drives a
+//! chain and builds the result), nor the real servers' configs and processes (`crate::real`).
+
+mod account;
+mod back;
+mod error;
+mod front;
+mod kind;
+mod links;
+mod pool;
+
+use std::net::SocketAddr;
+
+use origin::Origin;
+
+use crate::scenario::Scenario;
+
+pub use account::ChainAccount;
+pub use error::ChainError;
+pub use kind::{BackKind, FrontKind, UnknownKind};
+
+use back::Member;
+use front::Front;
+use links::loopback;
+
+/// The running tiers of one scenario.
+pub struct Chain {
+    front: Front,
+    members: Vec<Member>,
+    origin: Origin,
+    front_kind: FrontKind,
+    back_kind: BackKind,
+}
+
+impl Chain {
+    /// Starts the chain `scenario` describes with `front` and `back`, from the origin outwards.
+    pub async fn start(
+        scenario: &Scenario,
+        front: FrontKind,
+        back: BackKind,
+    ) -> Result<Self, ChainError> {
+        pool::check_mix(scenario, front, back)?;
+        if back == BackKind::Apache {
+            crate::real::apache::check(&scenario.back)?;
+        }
+        let origin = Origin::start(loopback(), scenario.origin.clone()).await?;
+        let mut members = Vec::with_capacity(scenario.chain.members);
+        for _ in 0..scenario.chain.members {
+            members.push(Member::start(back, scenario, origin.local_addr()).await?);
+        }
+        let hops: Vec<SocketAddr> = members.iter().map(Member::addr).collect();
+        let front_tier = Front::start(front, scenario, &hops).await?;
+        Ok(Self {
+            front: front_tier,
+            members,
+            origin,
+            front_kind: front,
+            back_kind: back,
+        })
+    }
+
+    /// Our own tiers only: the chain `badgateway run` stands up.
+    pub async fn ours(scenario: &Scenario) -> Result<Self, ChainError> {
+        Self::start(scenario, FrontKind::Ours, BackKind::Ours).await
+    }
+
+    /// Where clients connect.
+    pub fn front_addr(&self) -> SocketAddr {
+        self.front.addr()
+    }
+
+    /// The process ids of the real servers in the chain (front first), for checks that they are gone.
+    pub fn server_pids(&self) -> Vec<u32> {
+        self.front
+            .pid()
+            .into_iter()
+            .chain(self.members.iter().filter_map(Member::pid))
+            .collect()
+    }
+
+    /// Stops every tier, front first, and returns what they counted. Every tier is stopped even when the
+    /// real front's log cannot be read; that error is returned after.
+    pub async fn stop(self) -> Result<ChainAccount, ChainError> {
+        let mut account = ChainAccount::new(self.front_kind, self.back_kind);
+        let front = self.front.stop(&mut account).await;
+        for member in self.members {
+            member.stop(&mut account).await;
+        }
+        account.origin_requests = self.origin.requests_served();
+        account.origin_probe_requests = self.origin.probe_requests();
+        account.origin_errors = self.origin.errors_injected();
+        self.origin.stop().await;
+        front.map(|()| account)
+    }
+}

@@ -1,0 +1,29 @@
+//! What the chain needs to know of a real front, as each front's file exports it ([`RealFrontSpec`]): how to
+//! start it in front of a pool of backs and how to read its own account from its log. It starts nothing.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use gateway::FrontConfig;
+
+use super::error::RealError;
+use super::process::ServerProcess;
+
+/// A started real server, as a real front's `start` returns it.
+pub type Starting<'a> = Pin<Box<dyn Future<Output = Result<ServerProcess, RealError>> + Send + 'a>>;
+
+/// What the chain needs to know of a real front: how to start it in front of a pool of backs, and how to read
+/// its own account of upstream failures from its log after it stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct RealFrontSpec {
+    /// The server's name in messages and errors (`nginx`).
+    pub server: &'static str,
+    /// Writes the config and starts the server in front of these backs (one per `chain.members`).
+    pub start: for<'a> fn(&'a FrontConfig, &'a [SocketAddr]) -> Starting<'a>,
+    /// The log file, in the server's run directory, that holds its account.
+    pub log: &'static str,
+    /// The log's text to cause names and counts.
+    pub account: fn(&str) -> BTreeMap<String, u64>,
+}
