@@ -3,7 +3,7 @@
 //!
 //! This module only edits and reads header maps; framing (`Content-Length`, chunking) is left to hyper.
 
-use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, HOST, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, Version};
 
 /// The hop-by-hop headers removed whatever `Connection` says.
@@ -17,11 +17,17 @@ pub const HOP_BY_HOP: [HeaderName; 7] = [
     UPGRADE,
 ];
 
-/// Removes the hop-by-hop headers: [`HOP_BY_HOP`] and every header the `Connection` header names.
+/// Headers a `Connection` option cannot remove: `Connection: Host` would leave the next hop without the
+/// host the request is for (nginx and HAProxy keep it too).
+pub const END_TO_END: [HeaderName; 1] = [HOST];
+
+/// Removes the hop-by-hop headers: [`HOP_BY_HOP`] and every header the `Connection` header names, except
+/// [`END_TO_END`] ones.
 pub fn strip(headers: &mut HeaderMap) {
     // `from_bytes` refuses upper case: the tokens are lower-cased first.
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|token| HeaderName::from_bytes(token.to_ascii_lowercase().as_bytes()).ok())
+        .filter(|name| !END_TO_END.contains(name))
         .collect();
     for name in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(name);
@@ -67,7 +73,8 @@ mod tests {
     #[test]
     fn strips_fixed_and_connection_named_headers() {
         let mut headers = map(&[
-            ("connection", "keep-alive, X-Secret"),
+            ("connection", "keep-alive, X-Secret, Host"),
+            ("host", "a.example"),
             ("keep-alive", "timeout=5"),
             ("x-secret", "1"),
             ("proxy-connection", "keep-alive"),
@@ -79,7 +86,14 @@ mod tests {
             ("content-length", "3"),
         ]);
         strip(&mut headers);
-        assert_eq!(headers, map(&[("x-kept", "yes"), ("content-length", "3")]));
+        assert_eq!(
+            headers,
+            map(&[
+                ("host", "a.example"),
+                ("x-kept", "yes"),
+                ("content-length", "3")
+            ])
+        );
     }
 
     #[test]
