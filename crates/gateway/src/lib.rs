@@ -107,6 +107,11 @@ pub struct GatewayStats {
     /// Times an idle client connection gave its HTTP buffers back (see `FrontConfig::client_park_after`).
     #[serde(default)]
     pub parked_connections: u64,
+    /// Requests refused as the client's mistake, never as a 502: a broken or over-long body (400, 413), both
+    /// Content-Length and Transfer-Encoding, no or several `Host`, a `Transfer-Encoding` other than one
+    /// `chunked` (400), `CONNECT` or a refused `TRACE` (405).
+    #[serde(default)]
+    pub client_errors: u64,
 }
 
 /// A running gateway.

@@ -26,11 +26,15 @@ use crate::stats::Stats;
 use crate::upstream_conn::{self, UpstreamRequest};
 use crate::{CAUSE_HEADER, Cause, FrontConfig, retry};
 use wire::hop_by_hop;
-use wire::local::LocalResponse;
+use wire::local::{LocalResponse, Style};
+use wire::method::MethodPolicy;
+use wire::refusal::{Refusal, RequestRules};
 
 /// Everything a request needs on its way through the gateway; shared by every client connection.
 #[derive(Debug)]
 pub(crate) struct Proxy {
+    /// What is refused before anything goes upstream (see `wire::refusal`).
+    rules: RequestRules,
     balancer: Arc<Balancer>,
     health: Arc<Health>,
     pool: UpstreamPool,
@@ -92,6 +96,12 @@ impl Proxy {
         config: FrontConfig,
     ) -> Proxy {
         Proxy {
+            rules: RequestRules {
+                methods: MethodPolicy {
+                    allow_trace: config.allow_trace,
+                },
+                head_limits: None,
+            },
             balancer,
             health,
             pool,
@@ -108,22 +118,35 @@ impl Proxy {
     /// Serves one client request: always a response, a 502 with its cause when the backend could not answer.
     pub(crate) async fn handle(
         &self,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         client: SocketAddr,
     ) -> Result<Response<ResponseBody>, Infallible> {
         self.stats.record_request();
-        let response = match self.forward(request, client.ip()).await {
-            Ok(response) => response,
-            Err(failure) => self.bad_gateway(failure),
+        let response = if let Err(refusal) = self.rules.apply(&mut request) {
+            self.refuse(&refusal, client)
+        } else {
+            match self.forward(request, client.ip()).await {
+                Ok(response) => response,
+                Err(failure) => self.bad_gateway(failure),
+            }
         };
         self.stats.record_response(response.status());
         Ok(response)
+    }
+
+    /// The answer to a request the rules refuse (Host, Transfer-Encoding, CONNECT, TRACE): a client error,
+    /// closing the connection, nothing sent upstream.
+    fn refuse(&self, refusal: &Refusal, client: SocketAddr) -> Response<ResponseBody> {
+        self.stats.record_client_error();
+        tracing::info!(%client, %refusal, status = refusal.status().as_u16(), "request refused");
+        local_response(refusal.answer(Style::Text))
     }
 
     /// The answer to a request that carried both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1):
     /// `400`, closing the connection, nothing sent upstream. Counted like any other request.
     pub(crate) fn refuse_ambiguous_framing(&self, client: SocketAddr) -> Response<ResponseBody> {
         self.stats.record_request();
+        self.stats.record_client_error();
         tracing::info!(%client, "request with both Content-Length and Transfer-Encoding: 400");
         let response = local_response(
             LocalResponse::text(
@@ -147,6 +170,7 @@ impl Proxy {
             Ok(request) => request,
             Err(error) => {
                 tracing::debug!(%error, "cannot read the client's request body");
+                self.stats.record_client_error();
                 return Ok(error.response());
             }
         };

@@ -26,6 +26,7 @@ pub(crate) struct Stats {
     retries: AtomicU64,
     truncated_responses: AtomicU64,
     parked_connections: AtomicU64,
+    client_errors: AtomicU64,
 }
 
 impl Default for Stats {
@@ -39,6 +40,7 @@ impl Default for Stats {
             retries: AtomicU64::new(0),
             truncated_responses: AtomicU64::new(0),
             parked_connections: AtomicU64::new(0),
+            client_errors: AtomicU64::new(0),
         }
     }
 }
@@ -82,6 +84,11 @@ impl Stats {
         self.parked_connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request refused as the client's mistake (a 4xx the gateway made itself).
+    pub(crate) fn record_client_error(&self) {
+        self.client_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy: each counter is read once, without stopping the gateway.
     pub(crate) fn snapshot(&self) -> GatewayStats {
         let responses = (100u16..)
@@ -104,6 +111,7 @@ impl Stats {
             retries: self.retries.load(Ordering::Relaxed),
             truncated_responses: self.truncated_responses.load(Ordering::Relaxed),
             parked_connections: self.parked_connections.load(Ordering::Relaxed),
+            client_errors: self.client_errors.load(Ordering::Relaxed),
         }
     }
 }
