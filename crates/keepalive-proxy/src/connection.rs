@@ -67,6 +67,14 @@ pub(crate) async fn serve(
     let mut conn = http1::Builder::new()
         .keep_alive(shared.config.keepalive)
         .max_header_size(shared.config.max_header_bytes)
+        // Room past `LimitRequestFields` so that the rules, not hyper's parser, refuse a few fields too many.
+        .max_headers(
+            shared
+                .config
+                .limit_request_fields
+                .saturating_mul(2)
+                .max(100),
+        )
         .serve_connection(io, service);
     let mut draining = false;
 

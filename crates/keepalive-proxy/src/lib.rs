@@ -4,7 +4,8 @@
 //! Modules, in the order a connection meets them: `connection` (one front connection's life cycle and its
 //! idle deadline), `observed_stream` and `tracked_body` (what tells the connection it is busy or idle,
 //! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
-//! `forward` (the origin client pool, `Host` and `X-Forwarded-*`), `body_limit` (`LimitRequestBody`, 413),
+//! `forward` (the origin client pool, `Host` and `X-Forwarded-*`, what a failure is), `request_body` (the
+//! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
 //! `body` (the body types and the answers made here), `deadline` (request and keep-alive timeouts, sweep
 //! ticks), `close` (the three close modes on the raw socket), `stats`. The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
@@ -20,6 +21,7 @@ mod deadline;
 mod forward;
 mod observed_stream;
 mod precise_timer;
+mod request_body;
 mod service;
 mod stats;
 mod tracked_body;
@@ -61,6 +63,13 @@ pub struct BackStats {
     /// Connections answered `408` and closed because a request head was not complete within
     /// `header_read_timeout`.
     pub header_read_timeouts: u64,
+    /// Requests answered as the client's mistake, never as a 502: refused by the request rules (Host,
+    /// Transfer-Encoding, CONNECT, TRACE: 400, 405; Apache's limits: 414, 400), a body over
+    /// `LimitRequestBody` (413), a body whose framing broke or that was cut short (400, or a close when the
+    /// client is gone).
+    pub client_errors: u64,
+    /// 502s the back made itself: the origin could not be reached or failed before its response head.
+    pub bad_gateways: u64,
 }
 
 /// What every connection task of one back tier shares.
@@ -70,6 +79,8 @@ pub(crate) struct Shared {
     pub(crate) policy: IdlePolicy,
     pub(crate) forwarder: Forwarder,
     pub(crate) stats: Counters,
+    /// What is refused before anything goes to the origin.
+    pub(crate) rules: wire::refusal::RequestRules,
     /// Closes land on their deadline to well under a millisecond, as Apache's do (see `precise_timer`).
     pub(crate) timer: Option<precise_timer::PreciseTimer>,
 }
@@ -94,7 +105,8 @@ impl KeepAliveProxy {
         let started_at = tokio::time::Instant::now();
         let shared = Arc::new(Shared {
             policy: IdlePolicy::new(&config, started_at),
-            forwarder: Forwarder::new(origin, config.max_body_bytes),
+            forwarder: Forwarder::new(origin, config.body_limit()),
+            rules: config.request_rules(),
             config,
             stats: Counters::default(),
             timer: precise_timer::PreciseTimer::start(),

@@ -1,5 +1,6 @@
-//! One request on one front connection: count it, forward it, and decide whether its response ends the
-//! connection. The N-th response of a connection (`MaxKeepAliveRequests N`), and every response with
+//! One request on one front connection: count it, refuse it when the request rules say so
+//! (`wire::refusal`: Host, Transfer-Encoding, CONNECT, TRACE, Apache's head limits), forward it, count what
+//! became of it, and decide whether its response ends the connection. The N-th response of a connection (`MaxKeepAliveRequests N`), and every response with
 //! `KeepAlive Off`, carries `Connection: close`; hyper then closes the connection once it is written, as
 //! Apache does. The response body is wrapped so the connection learns when the response ended (its idle
 //! time starts there). This module owns the per-request decisions, not the connection's timers.
@@ -14,8 +15,12 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use hyper::body::Incoming;
 
+use wire::local::Style;
+
 use crate::Shared;
 use crate::activity::Activity;
+use crate::body;
+use crate::forward::Outcome;
 use crate::tracked_body::TrackedBody;
 
 /// The hyper service of one front connection.
@@ -55,7 +60,22 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         let last = self.is_last(number);
         let this = self.clone();
         Box::pin(async move {
-            let response = this.shared.forwarder.forward(request, this.peer).await;
+            let mut request = request;
+            let (response, outcome) = match this.shared.rules.apply(&mut request) {
+                Err(refusal) => {
+                    tracing::debug!(peer = %this.peer, %refusal, "request refused");
+                    (
+                        body::local(refusal.answer(Style::ApacheHtml)),
+                        Outcome::ClientError,
+                    )
+                }
+                Ok(()) => this.shared.forwarder.forward(request, this.peer).await,
+            };
+            match outcome {
+                Outcome::Proxied => {}
+                Outcome::ClientError => this.shared.stats.client_error(),
+                Outcome::BadGateway => this.shared.stats.bad_gateway(),
+            }
             let (mut parts, body) = response.into_parts();
             if last {
                 parts

@@ -12,6 +12,8 @@ pub(crate) struct Counters {
     keepalive_timeouts: AtomicU64,
     max_requests_closes: AtomicU64,
     header_read_timeouts: AtomicU64,
+    client_errors: AtomicU64,
+    bad_gateways: AtomicU64,
 }
 
 impl Counters {
@@ -35,6 +37,14 @@ impl Counters {
         self.header_read_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn client_error(&self) {
+        self.client_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bad_gateway(&self) {
+        self.bad_gateways.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What was counted so far.
     pub(crate) fn snapshot(&self) -> BackStats {
         BackStats {
@@ -43,6 +53,8 @@ impl Counters {
             keepalive_timeouts: self.keepalive_timeouts.load(Ordering::Relaxed),
             max_requests_closes: self.max_requests_closes.load(Ordering::Relaxed),
             header_read_timeouts: self.header_read_timeouts.load(Ordering::Relaxed),
+            client_errors: self.client_errors.load(Ordering::Relaxed),
+            bad_gateways: self.bad_gateways.load(Ordering::Relaxed),
         }
     }
 }

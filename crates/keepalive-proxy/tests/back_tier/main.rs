@@ -4,8 +4,10 @@
 
 mod bad_input;
 mod chain;
+mod client_error_props;
 mod idle_close;
 mod proxying;
+mod request_hygiene;
 #[path = "../support/mod.rs"]
 mod support;
 mod sweep;
