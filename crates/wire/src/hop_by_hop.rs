@@ -4,7 +4,7 @@
 //! This module only edits and reads header maps; framing (`Content-Length`, chunking) is left to hyper.
 
 use http::header::{CONNECTION, HOST, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, Version};
+use http::{HeaderMap, HeaderValue, Version};
 
 /// The hop-by-hop headers removed whatever `Connection` says.
 pub const HOP_BY_HOP: [HeaderName; 7] = [
@@ -34,6 +34,21 @@ pub fn strip(headers: &mut HeaderMap) {
     }
 }
 
+/// The protocol a message asks to switch to (RFC 9110 §7.8): its `Upgrade` value when `Connection` names
+/// `upgrade`. Read before [`strip`], which removes both; [`restore_upgrade`] puts them back on the next hop.
+pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    connection_tokens(headers)
+        .any(|token| token.eq_ignore_ascii_case("upgrade"))
+        .then(|| headers.get(UPGRADE).cloned())
+        .flatten()
+}
+
+/// Asks the next hop for `protocol`: `Connection: upgrade` and `Upgrade: protocol`, after [`strip`].
+pub fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(UPGRADE, protocol);
+}
+
 /// True when a message lets its connection carry another one: HTTP/1.1 without `Connection: close`, or
 /// HTTP/1.0 with `Connection: keep-alive`. Read before [`strip`].
 pub fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
@@ -60,7 +75,6 @@ pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> + '_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -94,6 +108,28 @@ mod tests {
                 ("content-length", "3")
             ])
         );
+    }
+
+    #[test]
+    fn an_upgrade_is_read_before_stripping_and_restored_after() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        let protocol = upgrade_protocol(&headers);
+        assert_eq!(
+            protocol.as_ref().map(HeaderValue::as_bytes),
+            Some(&b"websocket"[..])
+        );
+        strip(&mut headers);
+        assert!(headers.is_empty());
+        restore_upgrade(&mut headers, protocol.unwrap());
+        assert_eq!(
+            headers,
+            map(&[("connection", "upgrade"), ("upgrade", "websocket")])
+        );
+        // An Upgrade header that Connection does not name is not an upgrade.
+        assert_eq!(upgrade_protocol(&map(&[("upgrade", "websocket")])), None);
     }
 
     #[test]

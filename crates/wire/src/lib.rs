@@ -13,7 +13,10 @@
 //!   enum of why a request is refused: [`method`] (CONNECT, TRACE), [`limits`] (Apache's head limits),
 //!   [`host`] (RFC 9112 §3.2, §3.2.2), [`transfer_encoding`] (one `chunked` only).
 //!
-//! This crate holds rules only: no sockets, no runtime, no counters. Each tier decides where to apply them.
+//! - [`tunnel`]: the byte tunnel of an upgraded connection (WebSocket), with the tier's idle timeout.
+//!
+//! Besides the tunnel, this crate holds rules only: no sockets, no counters. Each tier decides where to apply
+//! them.
 
 pub mod body_size;
 pub mod error_chain;
@@ -25,3 +28,4 @@ pub mod local;
 pub mod method;
 pub mod refusal;
 pub mod transfer_encoding;
+pub mod tunnel;
