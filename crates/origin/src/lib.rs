@@ -4,13 +4,14 @@
 //! of a response body.
 //!
 //! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
-//! `service`, the faults' raw socket work in `fault`, the application-error draw in `error_draw`; the knobs are
-//! in `config`.
+//! `service`, the faults' raw socket work in `fault`, the application-error draw in `error_draw`, the WebSocket echo
+//! endpoint (any request with `Upgrade: websocket`) in `websocket`; the knobs are in `config`.
 
 mod config;
 mod error_draw;
 mod fault;
 mod service;
+mod websocket;
 
 pub use config::{OriginConfig, OriginFault};
 pub use service::REQUEST_NUMBER_HEADER;
