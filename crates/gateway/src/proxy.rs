@@ -23,6 +23,7 @@ use crate::pool::{PooledConn, UpstreamPool, Usage};
 use crate::request_body::{self, BodyError};
 use crate::response_body::{ResponseBody, UpstreamBody, local_response};
 use crate::stats::Stats;
+use crate::tunnel::PendingTunnel;
 use crate::upstream_conn::{self, UpstreamRequest};
 use crate::{CAUSE_HEADER, Cause, FrontConfig, retry};
 use wire::hop_by_hop;
@@ -308,7 +309,11 @@ impl Proxy {
     /// The backend's response, hop-by-hop headers removed, its body streamed and its connection returned at
     /// the body's end.
     fn respond(&self, answer: Answer) -> Response<ResponseBody> {
-        let (mut parts, body) = answer.response.into_parts();
+        let Answer { response, conn } = answer;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return self.switch_protocols(response, conn);
+        }
+        let (mut parts, body) = response.into_parts();
         let keeps_alive = hop_by_hop::keeps_alive(parts.version, &parts.headers);
         hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
@@ -316,11 +321,31 @@ impl Proxy {
         let body = UpstreamBody::new(
             body,
             self.pool.clone(),
-            answer.conn,
+            conn,
             keeps_alive,
             self.stats.clone(),
         );
         Response::from_parts(parts, ResponseBody::Upstream(body))
+    }
+
+    /// The backend's `101`: passed on with its `Upgrade`, and the upstream side of the tunnel attached for the
+    /// client connection to open once hyper has written it (see `server.rs`). The connection never goes back
+    /// to the pool.
+    fn switch_protocols(
+        &self,
+        mut response: Response<Incoming>,
+        conn: PooledConn,
+    ) -> Response<ResponseBody> {
+        let upstream = hyper::upgrade::on(&mut response);
+        let (mut parts, _) = response.into_parts();
+        let protocol = parts.headers.get(http::header::UPGRADE).cloned();
+        hop_by_hop::strip(&mut parts.headers);
+        if let Some(protocol) = protocol {
+            hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+        }
+        parts.version = Version::HTTP_11;
+        parts.extensions.insert(PendingTunnel::new(upstream, conn));
+        Response::from_parts(parts, ResponseBody::local(Bytes::new()))
     }
 
     /// The 502: counted, logged with the connection's history, named in a header and in the body.
@@ -362,7 +387,11 @@ impl BufferedRequest {
         let (parts, body) = request.into_parts();
         let body = request_body::read_limited(body, max_body_bytes).await?;
         let mut headers = parts.headers;
+        let upgrade = hop_by_hop::upgrade_protocol(&headers);
         hop_by_hop::strip(&mut headers);
+        if let Some(protocol) = upgrade {
+            hop_by_hop::restore_upgrade(&mut headers, protocol);
+        }
         wire::forwarded::append_forwarded_for(&mut headers, client);
         let uri = parts
             .uri
