@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -24,10 +25,12 @@ use crate::body_limit;
 use crate::request_body::{BodyWatch, RequestBody};
 
 /// What became of a request, for the back's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Outcome {
     /// The origin answered (whatever its status).
     Proxied,
+    /// The origin answered `101`: its side of the tunnel, to open once the `101` is written.
+    Switched(OnUpgrade),
     /// The client's mistake, answered here: a body over the limit (413), or broken by the client (400).
     ClientError,
     /// The back's own 502: the origin could not be reached or failed before its response head.
@@ -85,18 +88,32 @@ impl Forwarder {
                 return (bad_gateway(), Outcome::BadGateway);
             }
         };
+        let upgrade = hop_by_hop::upgrade_protocol(&parts.headers);
         hop_by_hop::strip(&mut parts.headers);
+        if let Some(protocol) = upgrade {
+            hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+        }
         add_forwarded(&mut parts.headers, peer);
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let method = parts.method.clone();
         match self.client.request(Request::from_parts(parts, body)).await {
-            Ok(response) => {
+            Ok(mut response) => {
+                let switched = (response.status() == StatusCode::SWITCHING_PROTOCOLS)
+                    .then(|| hyper::upgrade::on(&mut response));
                 let (mut parts, body) = response.into_parts();
+                let protocol = parts.headers.get(header::UPGRADE).cloned();
                 hop_by_hop::strip(&mut parts.headers);
                 parts.version = Version::HTTP_11;
+                let outcome = match (switched, protocol) {
+                    (Some(upgrade), Some(protocol)) => {
+                        hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+                        Outcome::Switched(upgrade)
+                    }
+                    _ => Outcome::Proxied,
+                };
                 let response = Response::from_parts(parts, body.map_err(BoxError::from).boxed());
-                (response, Outcome::Proxied)
+                (response, outcome)
             }
             Err(error) if body_limit::is_exceeded(&error) => {
                 tracing::debug!(limit = ?self.body_limit, %method, "request body grew over the limit: origin request aborted, 413");

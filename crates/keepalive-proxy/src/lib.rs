@@ -6,7 +6,7 @@
 //! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
 //! `forward` (the origin client pool, `Host` and `X-Forwarded-*`, what a failure is), `request_body` (the
 //! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
-//! `body` (the body types and the answers made here), `deadline` (request and keep-alive timeouts, sweep
+//! `body` (the body types and the answers made here), `tunnel` (`Upgrade` pass-through after a `101`), `deadline` (request and keep-alive timeouts, sweep
 //! ticks), `close` (the three close modes on the raw socket), `stats`. The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
 //! crate's.
@@ -25,6 +25,7 @@ mod request_body;
 mod service;
 mod stats;
 mod tracked_body;
+mod tunnel;
 
 pub use config::{BackConfig, CloseMode};
 
@@ -70,6 +71,12 @@ pub struct BackStats {
     pub client_errors: u64,
     /// 502s the back made itself: the origin could not be reached or failed before its response head.
     pub bad_gateways: u64,
+    /// Upgrades passed through (the origin's `101`, then a byte tunnel): tunnels opened.
+    pub tunnels: u64,
+    /// Tunnels ended because nothing moved either way for `request_timeout` (Apache's `Timeout`).
+    pub tunnel_idle_timeouts: u64,
+    /// Tunnels ended by both sides closing, or by a failure.
+    pub tunnels_closed: u64,
 }
 
 /// What every connection task of one back tier shares.

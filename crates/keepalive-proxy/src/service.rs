@@ -22,6 +22,7 @@ use crate::activity::Activity;
 use crate::body;
 use crate::forward::Outcome;
 use crate::tracked_body::TrackedBody;
+use crate::tunnel::TunnelSlot;
 
 /// The hyper service of one front connection.
 #[derive(Debug, Clone)]
@@ -29,14 +30,22 @@ pub(crate) struct RequestService {
     shared: Arc<Shared>,
     activity: Arc<Activity>,
     peer: SocketAddr,
+    /// Where a `101`'s origin side waits for the connection task.
+    tunnel: TunnelSlot,
 }
 
 impl RequestService {
-    pub(crate) fn new(shared: Arc<Shared>, activity: Arc<Activity>, peer: SocketAddr) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        activity: Arc<Activity>,
+        peer: SocketAddr,
+        tunnel: TunnelSlot,
+    ) -> Self {
         Self {
             shared,
             activity,
             peer,
+            tunnel,
         }
     }
 
@@ -73,6 +82,7 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
             };
             match outcome {
                 Outcome::Proxied => {}
+                Outcome::Switched(upgrade) => this.tunnel.put(upgrade),
                 Outcome::ClientError => this.shared.stats.client_error(),
                 Outcome::BadGateway => this.shared.stats.bad_gateway(),
             }

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wire::tunnel::TunnelEnd;
+
 use crate::BackStats;
 
 /// Live counters behind [`BackStats`].
@@ -14,6 +16,9 @@ pub(crate) struct Counters {
     header_read_timeouts: AtomicU64,
     client_errors: AtomicU64,
     bad_gateways: AtomicU64,
+    tunnels: AtomicU64,
+    tunnel_idle_timeouts: AtomicU64,
+    tunnels_closed: AtomicU64,
 }
 
 impl Counters {
@@ -45,6 +50,18 @@ impl Counters {
         self.bad_gateways.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn tunnel_opened(&self) {
+        self.tunnels.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tunnel_end(&self, end: TunnelEnd) {
+        let counter = match end {
+            TunnelEnd::IdleTimeout => &self.tunnel_idle_timeouts,
+            TunnelEnd::Closed | TunnelEnd::Failed => &self.tunnels_closed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What was counted so far.
     pub(crate) fn snapshot(&self) -> BackStats {
         BackStats {
@@ -55,6 +72,9 @@ impl Counters {
             header_read_timeouts: self.header_read_timeouts.load(Ordering::Relaxed),
             client_errors: self.client_errors.load(Ordering::Relaxed),
             bad_gateways: self.bad_gateways.load(Ordering::Relaxed),
+            tunnels: self.tunnels.load(Ordering::Relaxed),
+            tunnel_idle_timeouts: self.tunnel_idle_timeouts.load(Ordering::Relaxed),
+            tunnels_closed: self.tunnels_closed.load(Ordering::Relaxed),
         }
     }
 }

@@ -11,3 +11,4 @@ mod request_hygiene;
 #[path = "../support/mod.rs"]
 mod support;
 mod sweep;
+mod websocket;
