@@ -10,7 +10,6 @@
 //! [`crate::hop_by_hop::strip`].
 
 use http::header::{HOST, HeaderValue};
-use http::uri::Authority;
 use http::{HeaderMap, Uri, Version};
 
 /// Why a request's host is refused.
@@ -64,31 +63,39 @@ pub fn normalise(
     Ok(Some(value))
 }
 
-/// True for `host[:port]`: a reg-name, IPv4 or bracketed IPv6 host, no user info, a numeric port if any.
+/// True for `host[:port]`: a reg-name or IPv4 host (RFC 3986 §3.2.2 characters) or a bracketed IP literal,
+/// no user info, a numeric port if any. Checked without allocating: it runs on every request.
 fn is_host_port(value: &[u8]) -> bool {
-    if value.is_empty() || value.contains(&b'@') {
-        return false;
-    }
-    let Ok(authority) = Authority::try_from(value) else {
-        return false;
-    };
-    // `Authority` accepts a few characters a host may not hold; the host part must be reg-name characters
-    // (RFC 3986 §3.2.2) or an IP literal.
-    let host = authority.host();
-    let valid_host = if host.starts_with('[') {
-        host.ends_with(']') && host.len() > 2
+    let (host_ok, rest) = if let Some(literal) = value.strip_prefix(b"[") {
+        match literal.iter().position(|byte| *byte == b']') {
+            Some(end) => (
+                end > 0
+                    && literal[..end]
+                        .iter()
+                        .all(|byte| byte.is_ascii_hexdigit() || b":.".contains(byte)),
+                &literal[end + 1..],
+            ),
+            None => return false,
+        }
     } else {
-        !host.is_empty()
-            && host
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&byte))
+        let end = value
+            .iter()
+            .position(|byte| *byte == b':')
+            .unwrap_or(value.len());
+        let host = &value[..end];
+        (
+            !host.is_empty()
+                && host
+                    .iter()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(byte)),
+            &value[end..],
+        )
     };
-    let port_text = authority.as_str().strip_prefix(host).unwrap_or_default();
-    let valid_port = match port_text.strip_prefix(':') {
-        None => port_text.is_empty(),
-        Some(digits) => digits.bytes().all(|byte| byte.is_ascii_digit()),
+    let port_ok = match rest.strip_prefix(b":") {
+        None => rest.is_empty(),
+        Some(digits) => digits.iter().all(u8::is_ascii_digit),
     };
-    valid_host && valid_port
+    host_ok && port_ok
 }
 
 #[cfg(test)]

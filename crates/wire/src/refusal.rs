@@ -84,8 +84,11 @@ impl RequestRules {
             limits.check(request.method(), request.uri(), request.headers())?;
         }
         let version = request.version();
-        let uri = request.uri().clone();
-        host::normalise(version, &uri, request.headers_mut())?;
+        // Moved out and back (the default is "/", no allocation) to read it while rewriting the headers.
+        let uri = std::mem::take(request.uri_mut());
+        let host = host::normalise(version, &uri, request.headers_mut());
+        *request.uri_mut() = uri;
+        host?;
         transfer_encoding::check(request.headers())?;
         Ok(())
     }
