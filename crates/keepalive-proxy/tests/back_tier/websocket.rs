@@ -108,7 +108,7 @@ async fn an_idle_tunnel_is_closed_at_the_request_timeout() {
         server_frame(&mut client.stream).await,
         (0x81, b"once".to_vec())
     );
-    let quiet_since = tokio::time::Instant::now();
+    // The close itself is the signal; the counters say which timer closed it.
     let mut rest = Vec::new();
     bounded(
         "EOF at the idle timeout",
@@ -117,11 +117,6 @@ async fn an_idle_tunnel_is_closed_at_the_request_timeout() {
     .await
     .expect("EOF");
     assert!(rest.is_empty());
-    let quiet = quiet_since.elapsed();
-    assert!(
-        quiet >= idle - Duration::from_millis(20),
-        "closed after {quiet:?}"
-    );
     wait_until("the idle end is counted", || {
         back.stats().tunnel_idle_timeouts == 1
     })
