@@ -124,3 +124,34 @@ async fn an_idle_tunnel_is_closed_at_the_request_timeout() {
     assert_eq!(back.stats().keepalive_timeouts, 0);
     back.stop().await;
 }
+
+/// The whole chain, gateway → back → origin: the upgrade crosses both tiers and the frames both tunnels.
+#[tokio::test]
+async fn a_websocket_crosses_the_whole_chain() {
+    let (back, origin) = chain(BackConfig::default()).await;
+    let gateway = gateway::Gateway::start(
+        loopback(),
+        vec![back.local_addr().to_string()],
+        gateway::FrontConfig::default(),
+    )
+    .await
+    .expect("gateway binds");
+    let mut client = RawClient::connect(gateway.local_addr()).await;
+    open(&mut client, b"").await;
+    client.send(&client_frame(0x1, b"through")).await;
+    assert_eq!(
+        server_frame(&mut client.stream).await,
+        (0x81, b"through".to_vec())
+    );
+    client.send(&client_frame(0x8, b"")).await;
+    assert_eq!(server_frame(&mut client.stream).await, (0x88, Vec::new()));
+    client.stream.shutdown().await.expect("close");
+    wait_until("both tunnels ended", || {
+        back.stats().tunnels_closed == 1 && gateway.stats().tunnels_closed == 1
+    })
+    .await;
+    assert_eq!((back.stats().tunnels, gateway.stats().tunnels), (1, 1));
+    assert_eq!(origin.requests_served(), 1);
+    gateway.stop().await;
+    back.stop().await;
+}
