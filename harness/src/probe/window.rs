@@ -1,6 +1,6 @@
 //! Which upstream idle ages the probe sends at: the close window `[close − 2 × RTT − margin, close + margin]`,
 //! cut at the front's idle timeout (past it the front closes first, so a request there cannot meet the back's
-//! close on a reused connection), split into equal bins.
+//! close on a reused connection) but never narrower than one window's width, split into equal bins.
 //!
 //! Pure arithmetic on measured inputs: no sockets, no clock.
 
@@ -71,13 +71,13 @@ pub fn plan(inputs: WindowInputs, bins: usize) -> Window {
     let cap = inputs
         .front_idle
         .map(|idle| idle.saturating_sub(FRONT_IDLE_GUARD));
+    // The least span of ages probed: one window's width, so a front whose timeout cuts the window near its
+    // opening is still probed over a real range, not a sliver.
+    let width = (inputs.margin + inputs.round_trip * 2).max(MIN_BIN);
     let (low, high, beyond_front_idle) = match cap {
-        Some(cap) if cap <= opens => {
-            // Nothing of the window is reachable: probe the top of what the front does reuse.
-            let width = (inputs.margin + inputs.round_trip * 2).max(MIN_BIN);
-            (cap.saturating_sub(width), cap, true)
-        }
-        Some(cap) => (opens, ends.min(cap), false),
+        // Nothing of the window is reachable: probe the top of what the front does reuse.
+        Some(cap) if cap <= opens => (cap.saturating_sub(width), cap, true),
+        Some(cap) => (opens.min(cap.saturating_sub(width)), ends.min(cap), false),
         None => (opens, ends, false),
     };
     let span = high.saturating_sub(low);
@@ -141,6 +141,8 @@ mod tests {
         );
         assert!(!window.beyond_front_idle);
         assert_eq!(window.bins.last().map(|b| b.to_us), Some(44_500));
+        // At least one window's width (margin + 2 × round trip) is probed below the cut.
+        assert_eq!(window.bins[0].from_us, 34_500);
     }
 
     #[test]
@@ -157,6 +159,22 @@ mod tests {
         assert!(window.beyond_front_idle);
         assert_eq!(window.bins.last().map(|b| b.to_us), Some(39_500));
         assert_eq!(window.bins[0].from_us, 39_500 - 10_000);
+    }
+
+    #[test]
+    fn a_cut_just_past_the_opening_still_probes_a_window_s_width() {
+        let window = plan(
+            WindowInputs {
+                close: Duration::from_micros(50_300),
+                round_trip: Duration::from_micros(4_300),
+                margin: Duration::from_micros(2_300),
+                front_idle: Some(ms(40)),
+            },
+            8,
+        );
+        assert!(!window.beyond_front_idle);
+        assert_eq!(window.bins.len(), 8);
+        assert_eq!(window.bins[0].from_us, 39_500 - 10_900);
     }
 
     #[test]
