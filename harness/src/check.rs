@@ -1,16 +1,28 @@
-//! `badgateway check RESULT.json [--baseline BASE.json] [--tolerance 10%]`: the CI gate. A result is checked
-//! against its own scenario's `[expect]` (stored in its settings; [`Expect::violations`] lives here, beside the
-//! rest of the checking) and, with a baseline, against the baseline's figures within a tolerance. Every
-//! violation is one line.
+//! `badgateway check RESULT.json [--baseline BASE.json] [--tolerance 10%] [--latency-floor 1ms]
+//! [--allow-partial]`: the CI gate. A result is checked against its own scenario's `[expect]` (stored in its
+//! settings; [`Expect::violations`] lives here, beside the rest of the checking) and, with a baseline, against
+//! the baseline's figures: the 502 rate by an exact test on the counts ([`crate::rate_test`]), p99 only with
+//! enough samples and within `base × (1 + tolerance) + floor`, throughput within the tolerance, no new cause.
+//! Every line says which rule it applied. A partial (interrupted) result fails unless allowed.
+//!
+//! Owns reading every kind of result file the tool writes ([`ResultFile`]) and the verdict lines; it does not
+//! print (the `check` command does) and does not run anything.
 
+use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::expect::Expect;
+use crate::probe::ProbeResult;
+use crate::rate_test::{
+    LatencyJudgement, MIN_SAMPLES_FOR_P99, RATE_ALPHA, judge_p99, rate_rise_p_value,
+};
 use crate::record::CauseKey;
 use crate::result::RunResult;
 use crate::scenario::Scenario;
+use crate::sweep::SweepResult;
 
 /// A relative tolerance, read as `10%` or `0.1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,125 +90,602 @@ impl Expect {
     }
 }
 
-/// A result file: one run, or the `cells` of `compare`/the default run.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// A result file, of any kind the tool writes. Read by the keys it has, not by trying serde variants in turn, so
+/// an error can say which kinds were tried.
+#[derive(Debug, Clone)]
 pub enum ResultFile {
-    /// Several runs.
+    /// Several runs: `compare`, the default `run`, `real compare` (`{"cells": [...]}`).
     Cells {
         /// The runs.
         cells: Vec<RunResult>,
+        /// Cells that could not run (`real compare`): their label and why.
+        failed: Vec<(String, String)>,
     },
-    /// One run.
+    /// One run: `run SCENARIO`, `load`, `real run`.
     Single(Box<RunResult>),
+    /// One race-window curve: `sweep` (`{"bins": [...]}`).
+    Sweep(Box<SweepResult>),
+    /// Several curves: `real sweep` (`{"sweeps": [{"front", "back", "sweep"}]}`).
+    Sweeps(Vec<SweepResult>),
+    /// A probe of one chain: `probe` (`{"probe": {...}}`), judged by [`ProbeResult::violations`].
+    Probe(Box<ProbeResult>),
+}
+
+/// The kinds of result file, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `{"cells": [...]}`.
+    Cells,
+    /// One run.
+    Run,
+    /// `{"bins": [...]}`.
+    Sweep,
+    /// `{"sweeps": [...]}`.
+    Sweeps,
+    /// `{"probe": {...}}`.
+    Probe,
+}
+
+impl FileKind {
+    /// Every kind, in the order a file is recognised.
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Probe,
+        FileKind::Sweeps,
+        FileKind::Sweep,
+        FileKind::Cells,
+        FileKind::Run,
+    ];
+
+    /// The kind's name and the key that marks it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::Cells => "cells (compare, run, real compare: a \"cells\" list)",
+            FileKind::Run => "run (run SCENARIO, load, real run: \"requests\" and \"settings\")",
+            FileKind::Sweep => "sweep (sweep: a \"bins\" list)",
+            FileKind::Sweeps => "sweeps (real sweep: a \"sweeps\" list)",
+            FileKind::Probe => "probe (probe: a \"probe\" object)",
+        }
+    }
+
+    fn marker(self) -> &'static [&'static str] {
+        match self {
+            FileKind::Cells => &["cells"],
+            FileKind::Run => &["requests", "settings"],
+            FileKind::Sweep => &["bins"],
+            FileKind::Sweeps => &["sweeps"],
+            FileKind::Probe => &["probe"],
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Cells => "cells",
+            FileKind::Run => "run",
+            FileKind::Sweep => "sweep",
+            FileKind::Sweeps => "sweeps",
+            FileKind::Probe => "probe",
+        })
+    }
+}
+
+/// Why a file could not be read or compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not JSON at all.
+    #[error("{path} is not JSON: {source}")]
+    NotJson {
+        /// The file.
+        path: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// JSON of no known kind.
+    #[error("{path} is not a badgateway result: tried {tried}; it has the keys [{keys}]")]
+    UnknownKind {
+        /// The file.
+        path: String,
+        /// The kinds tried.
+        tried: String,
+        /// Its top-level keys.
+        keys: String,
+    },
+    /// Of a known kind, but malformed.
+    #[error("{path} looks like a {kind} result but does not match it: {source}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// The kind its keys say.
+        kind: FileKind,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A baseline of another kind than the result.
+    #[error(
+        "the result is a {result} file and the baseline a {baseline} file: a baseline must be of the same kind"
+    )]
+    KindMismatch {
+        /// The result's kind.
+        result: FileKind,
+        /// The baseline's kind.
+        baseline: FileKind,
+    },
+    /// A baseline given for a kind that has none.
+    #[error("a {kind} file has no baseline comparison (only run and cells files do)")]
+    NoBaselineFor {
+        /// The result's kind.
+        kind: FileKind,
+    },
 }
 
 impl ResultFile {
-    /// Reads a result file; the error names the file.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a badgateway result: {e}", path.display()))
+    /// Reads a result file of any kind; the error names the file and, for an unknown file, the kinds tried.
+    pub fn read(path: &Path) -> Result<Self, CheckError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text, &shown)
     }
 
-    /// The runs it holds.
+    /// Parses the text of a result file; `path` names it in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Self, CheckError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| CheckError::NotJson {
+                path: path.to_owned(),
+                source,
+            })?;
+        let keys: Vec<String> = value
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let Some(kind) = FileKind::ALL.into_iter().find(|kind| {
+            kind.marker()
+                .iter()
+                .all(|k| keys.iter().any(|key| key == k))
+        }) else {
+            let tried: Vec<&str> = FileKind::ALL.iter().map(|k| k.describe()).collect();
+            return Err(CheckError::UnknownKind {
+                path: path.to_owned(),
+                tried: tried.join("; "),
+                keys: keys.join(", "),
+            });
+        };
+        let malformed = |source| CheckError::Malformed {
+            path: path.to_owned(),
+            kind,
+            source,
+        };
+        Ok(match kind {
+            FileKind::Probe => ResultFile::Probe(Box::new(typed(value).map_err(malformed)?)),
+            FileKind::Sweep => ResultFile::Sweep(Box::new(typed(value).map_err(malformed)?)),
+            FileKind::Sweeps => {
+                let sweeps: Vec<serde_json::Value> =
+                    typed(value["sweeps"].clone()).map_err(malformed)?;
+                let curves = sweeps
+                    .into_iter()
+                    .map(|entry| typed(entry["sweep"].clone()))
+                    .collect::<Result<_, _>>()
+                    .map_err(malformed)?;
+                ResultFile::Sweeps(curves)
+            }
+            FileKind::Cells => {
+                let entries: Vec<serde_json::Value> =
+                    typed(value["cells"].clone()).map_err(malformed)?;
+                let mut cells = Vec::new();
+                let mut failed = Vec::new();
+                for entry in entries {
+                    match (entry.get("error"), entry.get("requests")) {
+                        (Some(error), None) => failed.push((
+                            entry["scenario"].as_str().unwrap_or("?").to_owned(),
+                            error.as_str().unwrap_or("?").to_owned(),
+                        )),
+                        _ => cells.push(typed(entry).map_err(malformed)?),
+                    }
+                }
+                ResultFile::Cells { cells, failed }
+            }
+            FileKind::Run => ResultFile::Single(Box::new(typed(value).map_err(malformed)?)),
+        })
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> FileKind {
+        match self {
+            ResultFile::Cells { .. } => FileKind::Cells,
+            ResultFile::Single(_) => FileKind::Run,
+            ResultFile::Sweep(_) => FileKind::Sweep,
+            ResultFile::Sweeps(_) => FileKind::Sweeps,
+            ResultFile::Probe(_) => FileKind::Probe,
+        }
+    }
+
+    /// The runs it holds (none for a sweep or a probe).
     pub fn runs(&self) -> Vec<&RunResult> {
         match self {
-            ResultFile::Cells { cells } => cells.iter().collect(),
+            ResultFile::Cells { cells, .. } => cells.iter().collect(),
             ResultFile::Single(run) => vec![run.as_ref()],
+            ResultFile::Sweep(_) | ResultFile::Sweeps(_) | ResultFile::Probe(_) => Vec::new(),
         }
     }
 }
 
-/// Every violation of `result` against its own `[expect]` and, when given, `baseline` within `tolerance`.
-pub fn violations(
-    result: &RunResult,
-    baseline: Option<&RunResult>,
-    tolerance: Tolerance,
-) -> Vec<String> {
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, serde_json::Error> {
+    serde_json::from_value(value)
+}
+
+/// The rules of a check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    /// Relative tolerance of p99 and throughput.
+    pub tolerance: Tolerance,
+    /// The absolute part of the p99 tolerance (`--latency-floor`).
+    pub latency_floor: Duration,
+    /// Judge an interrupted result instead of failing it.
+    pub allow_partial: bool,
+}
+
+impl Gate {
+    /// The default latency floor: timer and scheduling noise on a loaded machine.
+    pub const DEFAULT_LATENCY_FLOOR: Duration = Duration::from_millis(1);
+
+    /// The default rules with this tolerance.
+    pub fn with_tolerance(tolerance: Tolerance) -> Self {
+        Gate {
+            tolerance,
+            latency_floor: Self::DEFAULT_LATENCY_FLOOR,
+            allow_partial: false,
+        }
+    }
+}
+
+/// What one line of a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The rule held.
+    Pass,
+    /// The rule was broken: the gate fails.
+    Fail,
+    /// The rule could not be applied (too few samples, nothing to check): says why.
+    NotJudged,
+}
+
+/// One line of a check: what was compared, by which rule, and the verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckLine {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// `scenario: what, rule: outcome`.
+    pub text: String,
+}
+
+impl CheckLine {
+    fn new(verdict: Verdict, prefix: &str, text: impl fmt::Display) -> Self {
+        CheckLine {
+            verdict,
+            text: format!("{prefix}: {text}"),
+        }
+    }
+}
+
+/// Every line of checking `result` against its own `[expect]` and, when given, `baseline`.
+pub fn judge_run(result: &RunResult, baseline: Option<&RunResult>, gate: &Gate) -> Vec<CheckLine> {
+    let prefix = result.scenario.as_str();
     let mut lines = Vec::new();
-    let prefix = &result.scenario;
-    if let Ok(scenario) = serde_json::from_value::<Scenario>(result.settings.clone()) {
-        lines.extend(
-            scenario
-                .expect
-                .violations(result)
-                .into_iter()
-                .map(|v| format!("{prefix}: {v}")),
-        );
-    } else if result.unaccounted != 0 {
-        lines.push(format!(
-            "{prefix}: {} requests unaccounted for",
-            result.unaccounted
-        ));
+    if result.interrupted {
+        lines.push(if gate.allow_partial {
+            CheckLine::new(
+                Verdict::NotJudged,
+                prefix,
+                "interrupted (a partial result), judged anyway: --allow-partial",
+            )
+        } else {
+            CheckLine::new(
+                Verdict::Fail,
+                prefix,
+                "the run was interrupted: a partial result proves nothing (--allow-partial judges it anyway)",
+            )
+        });
+    }
+    match serde_json::from_value::<Scenario>(result.settings.clone()) {
+        Ok(scenario) if scenario.expect == Expect::default() => {
+            lines.push(CheckLine::new(
+                Verdict::NotJudged,
+                prefix,
+                "no [expect] in its scenario",
+            ));
+            lines.extend(unaccounted(result));
+        }
+        Ok(scenario) => {
+            let violations = scenario.expect.violations(result);
+            if violations.is_empty() {
+                lines.push(CheckLine::new(Verdict::Pass, prefix, "[expect] holds"));
+            }
+            lines.extend(
+                violations
+                    .into_iter()
+                    .map(|v| CheckLine::new(Verdict::Fail, prefix, v)),
+            );
+        }
+        Err(_) => {
+            lines.push(CheckLine::new(
+                Verdict::NotJudged,
+                prefix,
+                "no scenario in its settings: [expect] not checked",
+            ));
+            lines.extend(unaccounted(result));
+        }
     }
     if let Some(base) = baseline {
-        let allowance = tolerance.0;
-        let rate = result.bad_gateways_per_10k();
-        let base_rate = base.bad_gateways_per_10k();
-        // An absolute floor of one 502 per 10k keeps a zero baseline from failing on noise-free runs only.
-        if rate > base_rate * (1.0 + allowance) + 1.0 {
-            lines.push(format!(
-                "{prefix}: 502 per 10k rose to {rate:.1} from the baseline's {base_rate:.1} (tolerance {:.0}%)",
-                allowance * 100.0
+        lines.push(rate_line(prefix, result, base));
+        lines.push(p99_line(prefix, result, base, gate));
+        lines.push(throughput_line(prefix, result, base, gate.tolerance));
+        let new_causes: Vec<CheckLine> = result
+            .causes
+            .iter()
+            .filter(|(cause, count)| **count > 0 && !base.causes.contains_key(*cause))
+            .map(|(cause, count)| {
+                CheckLine::new(
+                    Verdict::Fail,
+                    prefix,
+                    format!("new 502 cause {cause} ({count}) absent from the baseline"),
+                )
+            })
+            .collect();
+        if new_causes.is_empty() {
+            lines.push(CheckLine::new(
+                Verdict::Pass,
+                prefix,
+                "no 502 cause absent from the baseline",
             ));
         }
-        let (p99, base_p99) = (result.latency_ms.p99, base.latency_ms.p99);
-        if p99 > base_p99 * (1.0 + allowance) {
-            lines.push(format!(
-                "{prefix}: p99 rose to {p99:.2} ms from the baseline's {base_p99:.2} ms (tolerance {:.0}%)",
-                allowance * 100.0
-            ));
-        }
-        let (rps, base_rps) = (result.throughput_rps, base.throughput_rps);
-        if rps < base_rps * (1.0 - allowance).max(0.0) {
-            lines.push(format!(
-                "{prefix}: throughput fell to {rps:.1} req/s from the baseline's {base_rps:.1} (tolerance {:.0}%)",
-                allowance * 100.0
-            ));
-        }
-        for (cause, count) in &result.causes {
-            if *count > 0 && !base.causes.contains_key(cause) {
-                lines.push(format!(
-                    "{prefix}: new 502 cause {cause} ({count}) absent from the baseline"
-                ));
-            }
-        }
+        lines.extend(new_causes);
     }
     lines
 }
 
-/// Checks every run of `result` (matching baseline runs by scenario name, or by position for single runs).
+fn unaccounted(result: &RunResult) -> Option<CheckLine> {
+    (result.unaccounted != 0).then(|| {
+        CheckLine::new(
+            Verdict::Fail,
+            &result.scenario,
+            format!("{} requests unaccounted for", result.unaccounted),
+        )
+    })
+}
+
+/// The 502 rate against the baseline's, by the exact conditional binomial test at [`RATE_ALPHA`].
+fn rate_line(prefix: &str, result: &RunResult, base: &RunResult) -> CheckLine {
+    let (bad, requests) = (result.bad_gateways(), result.requests);
+    let (base_bad, base_requests) = (base.bad_gateways(), base.requests);
+    let p = rate_rise_p_value(base_bad, base_requests, bad, requests);
+    let counts = format!("502 rate: {bad} in {requests} vs {base_bad} in {base_requests}");
+    if p < RATE_ALPHA {
+        CheckLine::new(
+            Verdict::Fail,
+            prefix,
+            format!(
+                "{counts}, p = {p:.1e} < {RATE_ALPHA}: a rise (502 per 10k rose to {:.1} from {:.1})",
+                result.bad_gateways_per_10k(),
+                base.bad_gateways_per_10k()
+            ),
+        )
+    } else {
+        CheckLine::new(
+            Verdict::Pass,
+            prefix,
+            format!("{counts}, p = {p:.2} ≥ {RATE_ALPHA}: no significant rise"),
+        )
+    }
+}
+
+/// p99 against the baseline's: only with [`MIN_SAMPLES_FOR_P99`] requests a side, within
+/// `base × (1 + tolerance) + floor`.
+fn p99_line(prefix: &str, result: &RunResult, base: &RunResult, gate: &Gate) -> CheckLine {
+    let (p99, base_p99) = (result.latency_ms.p99, base.latency_ms.p99);
+    let floor_ms = gate.latency_floor.as_secs_f64() * 1000.0;
+    let rule = format!("{:.0}% + {floor_ms} ms", gate.tolerance.0 * 100.0);
+    match judge_p99(
+        base_p99,
+        base.requests,
+        p99,
+        result.requests,
+        gate.tolerance.0,
+        floor_ms,
+    ) {
+        LatencyJudgement::TooFewSamples { samples } => CheckLine::new(
+            Verdict::NotJudged,
+            prefix,
+            format!("p99 not compared: {samples} requests, under {MIN_SAMPLES_FOR_P99}"),
+        ),
+        LatencyJudgement::Within { ceiling_ms } => CheckLine::new(
+            Verdict::Pass,
+            prefix,
+            format!(
+                "p99 {p99:.2} ms within {ceiling_ms:.2} ms (the baseline's {base_p99:.2} ms + {rule})"
+            ),
+        ),
+        LatencyJudgement::Above { ceiling_ms } => CheckLine::new(
+            Verdict::Fail,
+            prefix,
+            format!(
+                "p99 rose to {p99:.2} ms, above {ceiling_ms:.2} ms (the baseline's {base_p99:.2} ms + {rule})"
+            ),
+        ),
+    }
+}
+
+/// Throughput against the baseline's, within the relative tolerance.
+fn throughput_line(
+    prefix: &str,
+    result: &RunResult,
+    base: &RunResult,
+    tolerance: Tolerance,
+) -> CheckLine {
+    let (rps, base_rps) = (result.throughput_rps, base.throughput_rps);
+    let floor = base_rps * (1.0 - tolerance.0).max(0.0);
+    let rule = format!(
+        "the baseline's {base_rps:.1} req/s − {:.0}%",
+        tolerance.0 * 100.0
+    );
+    if rps < floor {
+        CheckLine::new(
+            Verdict::Fail,
+            prefix,
+            format!("throughput fell to {rps:.1} req/s, below {floor:.1} ({rule})"),
+        )
+    } else {
+        CheckLine::new(
+            Verdict::Pass,
+            prefix,
+            format!("throughput {rps:.1} req/s at least {floor:.1} ({rule})"),
+        )
+    }
+}
+
+/// Every line of checking a result file against its own expectations and, when given, a baseline of the same
+/// kind (runs matched by scenario name, or by position when the counts agree).
+pub fn judge_files(
+    result: &ResultFile,
+    baseline: Option<&ResultFile>,
+    gate: &Gate,
+) -> Result<Vec<CheckLine>, CheckError> {
+    if let Some(base) = baseline {
+        if base.kind() != result.kind() {
+            return Err(CheckError::KindMismatch {
+                result: result.kind(),
+                baseline: base.kind(),
+            });
+        }
+        if matches!(
+            result.kind(),
+            FileKind::Sweep | FileKind::Sweeps | FileKind::Probe
+        ) {
+            return Err(CheckError::NoBaselineFor {
+                kind: result.kind(),
+            });
+        }
+    }
+    let mut lines = Vec::new();
+    match result {
+        ResultFile::Single(_) | ResultFile::Cells { .. } => {
+            if let ResultFile::Cells { failed, .. } = result {
+                for (cell, error) in failed {
+                    lines.push(CheckLine::new(
+                        Verdict::Fail,
+                        cell,
+                        format!("the cell did not run: {error}"),
+                    ));
+                }
+            }
+            let runs = result.runs();
+            let base_runs = baseline.map(ResultFile::runs).unwrap_or_default();
+            for (index, run) in runs.iter().enumerate() {
+                let base = base_runs
+                    .iter()
+                    .find(|b| b.scenario == run.scenario)
+                    .or_else(|| {
+                        (base_runs.len() == runs.len())
+                            .then(|| base_runs.get(index))
+                            .flatten()
+                    })
+                    .copied();
+                if baseline.is_some() && base.is_none() {
+                    lines.push(CheckLine::new(
+                        Verdict::Fail,
+                        &run.scenario,
+                        "no run of that name in the baseline",
+                    ));
+                }
+                lines.extend(judge_run(run, base, gate));
+            }
+        }
+        ResultFile::Sweep(sweep) => lines.extend(judge_sweep(sweep, gate)),
+        ResultFile::Sweeps(sweeps) => {
+            for sweep in sweeps {
+                lines.extend(judge_sweep(sweep, gate));
+            }
+        }
+        ResultFile::Probe(probe) => {
+            let violations = probe.violations();
+            if violations.is_empty() {
+                let what = match probe.expect_exposed {
+                    Some(true) => "[expect] exposed = true holds",
+                    Some(false) => "[expect] exposed = false holds",
+                    None => "complete; no [expect] exposed to check",
+                };
+                let verdict = if probe.expect_exposed.is_some() {
+                    Verdict::Pass
+                } else {
+                    Verdict::NotJudged
+                };
+                lines.push(CheckLine::new(verdict, &probe.scenario, what));
+            }
+            lines.extend(
+                violations
+                    .into_iter()
+                    .map(|v| CheckLine::new(Verdict::Fail, &probe.scenario, v)),
+            );
+        }
+    }
+    Ok(lines)
+}
+
+/// A sweep stores no `[expect]`: it is checked for being complete and for every request being accounted for.
+fn judge_sweep(sweep: &SweepResult, gate: &Gate) -> Vec<CheckLine> {
+    let prefix = sweep.scenario.as_str();
+    let mut lines = Vec::new();
+    if sweep.interrupted && !gate.allow_partial {
+        lines.push(CheckLine::new(
+            Verdict::Fail,
+            prefix,
+            "the sweep was interrupted: a partial curve (--allow-partial judges it anyway)",
+        ));
+    }
+    let unaccounted: u64 = sweep.bins.iter().map(|b| b.unaccounted).sum();
+    if unaccounted != 0 {
+        lines.push(CheckLine::new(
+            Verdict::Fail,
+            prefix,
+            format!("{unaccounted} requests unaccounted for"),
+        ));
+    }
+    lines.push(CheckLine::new(
+        Verdict::NotJudged,
+        prefix,
+        format!(
+            "a sweep has no [expect]: {} bins checked only for completeness and accounting",
+            sweep.bins.len()
+        ),
+    ));
+    lines
+}
+
+/// The violations of checking `result` (and `baseline`) with the default rules and `tolerance`: the text of
+/// every failed line. A baseline of another kind is one violation naming both kinds.
 pub fn check_files(
     result: &ResultFile,
     baseline: Option<&ResultFile>,
     tolerance: Tolerance,
 ) -> Vec<String> {
-    let runs = result.runs();
-    let base_runs = baseline.map(ResultFile::runs).unwrap_or_default();
-    let mut lines = Vec::new();
-    for (index, run) in runs.iter().enumerate() {
-        let base = base_runs
-            .iter()
-            .find(|b| b.scenario == run.scenario)
-            .or_else(|| {
-                if base_runs.len() == runs.len() {
-                    base_runs.get(index)
-                } else {
-                    None
-                }
-            })
-            .copied();
-        if baseline.is_some() && base.is_none() {
-            lines.push(format!(
-                "{}: no run of that name in the baseline",
-                run.scenario
-            ));
-        }
-        lines.extend(violations(run, base, tolerance));
+    match judge_files(result, baseline, &Gate::with_tolerance(tolerance)) {
+        Ok(lines) => lines
+            .into_iter()
+            .filter(|line| line.verdict == Verdict::Fail)
+            .map(|line| line.text)
+            .collect(),
+        Err(error) => vec![error.to_string()],
     }
-    lines
 }
 
 #[cfg(test)]
