@@ -475,7 +475,8 @@ fn rate_line(prefix: &str, result: &RunResult, base: &RunResult) -> CheckLine {
             Verdict::Fail,
             prefix,
             format!(
-                "{counts}, p = {p:.1e} < {RATE_ALPHA}: a rise (502 per 10k rose to {:.1} from {:.1})",
+                "{counts}, p = {} < {RATE_ALPHA}: a rise (502 per 10k rose to {:.1} from {:.1})",
+                shown_p(p),
                 result.bad_gateways_per_10k(),
                 base.bad_gateways_per_10k()
             ),
@@ -484,8 +485,20 @@ fn rate_line(prefix: &str, result: &RunResult, base: &RunResult) -> CheckLine {
         CheckLine::new(
             Verdict::Pass,
             prefix,
-            format!("{counts}, p = {p:.2} ≥ {RATE_ALPHA}: no significant rise"),
+            format!(
+                "{counts}, p = {} ≥ {RATE_ALPHA}: no significant rise",
+                shown_p(p)
+            ),
         )
+    }
+}
+
+/// A p-value with two significant figures: `0.25`, `3.9e-3`, `2.4e-4`.
+fn shown_p(p: f64) -> String {
+    if p >= 0.01 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.1e}")
     }
 }
 

@@ -35,7 +35,8 @@ A front gateway reuses an idle pooled connection at the instant the back proxy (
 closes it because its KeepAliveTimeout expired: the request meets a FIN or an RST and the gateway answers 502. \
 `badgateway run` stands the chain up on 127.0.0.1, drives load shaped to hit that race, names the cause of \
 every 502, and shows the mitigations side by side.\n\n\
-Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O.";
+Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O (or, for `load`, \
+no request reached the target), 130 interrupted by Ctrl-C or SIGTERM (the partial result is still written).";
 
 /// Where results go, shared by the commands that measure.
 #[derive(Args, Debug, Clone, Default)]

@@ -383,3 +383,37 @@ fn a_preset_sets_the_products_figures_before_the_users_sets_and_the_scale() {
     let back_timeout = settings["back"]["keepalive_timeout"].as_str().unwrap();
     assert!(back_timeout.starts_with("50"), "{settings}");
 }
+
+#[test]
+fn the_gate_catches_the_race_coming_back() {
+    let dir = scratch_dir("gate-miss");
+    let scenario = |keepalive: bool| {
+        file(
+            &dir,
+            &format!("race-{keepalive}.toml"),
+            &format!(
+                "name = \"race\"\n[back]\nkeepalive = {keepalive}\nkeepalive_timeout = \"50ms\"\n\
+                 [link.front_back]\nlatency = \"4ms\"\n[load]\npattern = \"idle-gap\"\ngap = \"50ms\"\n\
+                 gap_spread = \"12ms\"\nclients = 1\nrequests = 150\n"
+            ),
+        )
+    };
+    let run = |keepalive: bool| {
+        let result = dir.join(format!("race-{keepalive}.json"));
+        let output = badgateway(&[
+            "run",
+            scenario(keepalive).to_str().unwrap(),
+            "--quiet",
+            "--json",
+            result.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        result
+    };
+    let (off, on) = (run(false), run(true));
+    let output = check(&[on.to_str().unwrap(), "--baseline", off.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let lines = text(&output.stdout);
+    assert!(lines.contains("FAIL race: 502 rate:"), "{lines}");
+    assert!(lines.contains("a rise"), "{lines}");
+}
