@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use harness::check::Tolerance;
+use harness::check::{Gate, Tolerance};
 use harness::compare::Variation;
 use harness::load::{MAX_THREADS, Pattern};
 use harness::serve::Tier;
@@ -35,7 +35,8 @@ A front gateway reuses an idle pooled connection at the instant the back proxy (
 closes it because its KeepAliveTimeout expired: the request meets a FIN or an RST and the gateway answers 502. \
 `badgateway run` stands the chain up on 127.0.0.1, drives load shaped to hit that race, names the cause of \
 every 502, and shows the mitigations side by side.\n\n\
-Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O.";
+Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O (or, for `load`, \
+no request reached the target), 130 interrupted by Ctrl-C or SIGTERM (the partial result is still written).";
 
 /// Where results go, shared by the commands that measure.
 #[derive(Args, Debug, Clone, Default)]
@@ -64,6 +65,8 @@ enum Command {
         /// Change a scenario key before running, e.g. `--set back.keepalive_timeout=200ms` (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        #[command(flatten)]
+        shaping: commands::Shaping,
         /// Only the scenario itself: no mitigation runs after the default scenario.
         #[arg(long)]
         no_mitigations: bool,
@@ -84,6 +87,8 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
         #[command(flatten)]
+        shaping: commands::Shaping,
+        #[command(flatten)]
         outputs: Outputs,
     },
     /// Draw the race window: P(502) against the idle gap's offset from the back's KeepAliveTimeout.
@@ -96,20 +101,29 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
         #[command(flatten)]
+        shaping: commands::Shaping,
+        #[command(flatten)]
         outputs: Outputs,
     },
     /// The CI gate: check a result against its scenario's [expect] and, optionally, a baseline.
     ///
     /// Prints one line per violated expectation and exits 1 when there is any.
     Check {
-        /// Result JSON written by `run --json` or `compare --json`.
+        /// Result JSON written by `run`, `compare`, `load`, `sweep`, `probe` or `real` with `--json`.
         result: PathBuf,
-        /// A baseline result to compare with (502 per 10k, p99, throughput, causes).
+        /// A baseline result of the same kind (run or cells) to compare with: the 502 rate by an exact test on
+        /// the counts, p99 (with enough samples), throughput, causes.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
-        /// Allowed relative change against the baseline, `10%` or `0.1`.
+        /// Allowed relative change of p99 and throughput against the baseline, `10%` or `0.1`.
         #[arg(long, default_value = "10%")]
         tolerance: Tolerance,
+        /// The absolute part of the p99 tolerance: p99 may rise to `base × (1 + tolerance) + floor`.
+        #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+        latency_floor: Duration,
+        /// Judge an interrupted (partial) result instead of failing it.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Explain each 502 cause in a result: what happened on the wire and what to check.
     Explain {
@@ -262,26 +276,39 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run {
             scenario,
             overrides,
+            shaping,
             no_mitigations,
             outputs,
-        } => commands::run::run(scenario, overrides, no_mitigations, outputs).await,
+        } => commands::run::run(scenario, overrides, shaping, no_mitigations, outputs).await,
         Command::Compare {
             scenario,
             vary,
             overrides,
+            shaping,
             outputs,
-        } => commands::compare::compare(scenario, vary, overrides, outputs).await,
+        } => commands::compare::compare(scenario, vary, overrides, shaping, outputs).await,
         Command::Sweep {
             scenario,
             bins,
             overrides,
+            shaping,
             outputs,
-        } => commands::sweep::sweep(scenario, bins, overrides, outputs).await,
+        } => commands::sweep::sweep(scenario, bins, overrides, shaping, outputs).await,
         Command::Check {
             result,
             baseline,
             tolerance,
-        } => commands::check::check(&result, baseline.as_deref(), tolerance),
+            latency_floor,
+            allow_partial,
+        } => commands::check::check(
+            &result,
+            baseline.as_deref(),
+            &Gate {
+                tolerance,
+                latency_floor,
+                allow_partial,
+            },
+        ),
         Command::Explain { result } => commands::explain::explain(&result),
         Command::Load(args) => commands::load::load(args).await,
         Command::Serve {

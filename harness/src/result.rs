@@ -80,9 +80,17 @@ pub struct RunResult {
     /// during the run, and after the chain stopped.
     #[serde(default)]
     pub resources: ResourceUsage,
+    /// The `--time-scale` factor every configured timeout, gap and interval was multiplied by (`settings` holds
+    /// the scaled values); 1 when absent, as in files written before the flag existed.
+    #[serde(default = "unscaled")]
+    pub time_scale: f64,
     /// For a cell of `compare`: the varied keys and their values in this cell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cell: BTreeMap<String, String>,
+}
+
+fn unscaled() -> f64 {
+    1.0
 }
 
 /// Faults injected by the chain's tiers, by kind.

@@ -197,7 +197,5 @@ fn the_binary_exits_1_when_exposed_0_when_not_and_2_on_bad_input() {
     assert!(String::from_utf8_lossy(&no_back.stderr).contains("chain.back = false"));
     let unwritable = status(&["--json", "/nonexistent-dir/x.json"]);
     assert_eq!(unwritable.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&unwritable.stderr).contains("checked before the probe starts")
-    );
+    assert!(String::from_utf8_lossy(&unwritable.stderr).contains("checked before the run"));
 }

@@ -1,28 +1,36 @@
-//! `badgateway check`: the CI gate over result files.
+//! `badgateway check`: the CI gate over result files. Prints one line per rule applied (`ok`, `FAIL`, or `--`
+//! for a rule that could not be applied, with why) and exits 1 when any line failed.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use harness::check::{ResultFile, Tolerance, check_files};
+use harness::check::{Gate, ResultFile, Verdict, judge_files};
 
-pub fn check(
-    result: &Path,
-    baseline: Option<&Path>,
-    tolerance: Tolerance,
-) -> anyhow::Result<ExitCode> {
-    let result = ResultFile::read(result).map_err(anyhow::Error::msg)?;
-    let baseline = baseline
-        .map(ResultFile::read)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let violations = check_files(&result, baseline.as_ref(), tolerance);
-    if violations.is_empty() {
-        println!("check passed: {} run(s)", result.runs().len());
+pub fn check(result: &Path, baseline: Option<&Path>, gate: &Gate) -> anyhow::Result<ExitCode> {
+    let result = ResultFile::read(result)?;
+    let baseline = baseline.map(ResultFile::read).transpose()?;
+    let lines = judge_files(&result, baseline.as_ref(), gate)?;
+    let mut failed = 0;
+    for line in &lines {
+        let mark = match line.verdict {
+            Verdict::Pass => "ok  ",
+            Verdict::Fail => {
+                failed += 1;
+                "FAIL"
+            }
+            Verdict::NotJudged => "--  ",
+        };
+        println!("{mark} {}", line.text);
+    }
+    if failed == 0 {
+        println!(
+            "check passed: a {} file, {} line(s)",
+            result.kind(),
+            lines.len()
+        );
         Ok(ExitCode::SUCCESS)
     } else {
-        for violation in &violations {
-            println!("FAIL {violation}");
-        }
+        println!("check failed: {failed} of {} line(s)", lines.len());
         Ok(ExitCode::FAILURE)
     }
 }

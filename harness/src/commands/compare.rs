@@ -7,19 +7,35 @@ use harness::compare::{Variation, matrix};
 use harness::report::{comparison_table, run_table};
 use harness::run::{RunOptions, run_scenario};
 
-use super::{interrupt_signal, load_scenario, write_outputs};
+use harness::time_scale::{TimeScale, time_scaled};
+
+use super::{Shaping, exit_status, interrupt_signal, shaped_scenario, write_outputs};
 use crate::Outputs;
 
 pub async fn compare(
     scenario_path: PathBuf,
     vary: Vec<Variation>,
     overrides: Vec<String>,
+    shaping: Shaping,
     outputs: Outputs,
 ) -> anyhow::Result<ExitCode> {
+    outputs.check_writable()?;
     let stop = interrupt_signal();
-    let base = load_scenario(Some(&scenario_path), &overrides)?;
+    // The cells are scaled after their --vary values are set, so that a varied timeout is scaled too.
+    let base = shaped_scenario(
+        Some(&scenario_path),
+        &overrides,
+        &Shaping {
+            time_scale: TimeScale::ONE,
+            ..shaping.clone()
+        },
+    )?;
+    let scale = shaping.time_scale;
     let cells = matrix(&base, &vary)?;
     println!("{}: {} cells", base.name, cells.len());
+    if let Some(header) = shaping.header() {
+        println!("{header}");
+    }
     let options = RunOptions {
         quiet: outputs.quiet,
         label: None,
@@ -29,8 +45,10 @@ pub async fn compare(
         if stop.is_triggered() {
             break;
         }
-        let mut result = run_scenario(&cell.scenario, &options, stop.clone()).await?;
+        let scenario = time_scaled(&cell.scenario, scale);
+        let mut result = run_scenario(&scenario, &options, stop.clone()).await?;
         result.cell = cell.values;
+        result.time_scale = scale.factor();
         if !outputs.quiet {
             print!("{}", run_table(&result));
         }
@@ -38,8 +56,24 @@ pub async fn compare(
     }
     println!("\n{}", comparison_table(&results));
     println!("{}", causes_by_cell(&results));
-    write_outputs(&outputs, &base.name, &results, None)?;
-    Ok(ExitCode::SUCCESS)
+    write_outputs(&outputs, &base.name, &results, None, scale)?;
+    let violations: Vec<String> = results
+        .iter()
+        .filter_map(|result| {
+            let scenario: harness::scenario::Scenario =
+                serde_json::from_value(result.settings.clone()).ok()?;
+            Some(
+                scenario
+                    .expect
+                    .violations(result)
+                    .into_iter()
+                    .map(|v| format!("{}: {v}", result.scenario))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect();
+    Ok(exit_status(&stop, &violations))
 }
 
 fn causes_by_cell(results: &[harness::result::RunResult]) -> String {

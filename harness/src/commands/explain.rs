@@ -7,7 +7,7 @@ use harness::check::ResultFile;
 use harness::explain::explain_result;
 
 pub fn explain(result: &Path) -> anyhow::Result<ExitCode> {
-    let file = ResultFile::read(result).map_err(anyhow::Error::msg)?;
+    let file = ResultFile::read(result)?;
     for run in file.runs() {
         println!("{}", explain_result(run));
     }

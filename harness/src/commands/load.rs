@@ -7,10 +7,13 @@ use harness::load::{LoadConfig, Target};
 use harness::report::run_table;
 use harness::run::{RunOptions, run_external};
 
-use super::{interrupt_signal, write_outputs};
+use harness::time_scale::TimeScale;
+
+use super::{exit_status, interrupt_signal, write_outputs};
 use crate::LoadArgs;
 
 pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
+    args.outputs.check_writable()?;
     let uri: http::Uri = args
         .target
         .parse()
@@ -74,13 +77,35 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
         quiet: args.outputs.quiet,
         label: None,
     };
-    let result = run_external(&args.target, &load, &target, &options, interrupt_signal()).await;
+    let stop = interrupt_signal();
+    let result = run_external(&args.target, &load, &target, &options, stop.clone()).await;
     print!("{}", run_table(&result));
     write_outputs(
         &args.outputs,
         &args.target,
         std::slice::from_ref(&result),
         None,
+        TimeScale::ONE,
     )?;
-    Ok(ExitCode::SUCCESS)
+    let answered: u64 = result.responses.values().sum();
+    if answered == 0 && result.requests > 0 && !stop.is_triggered() {
+        let errors: Vec<String> = result
+            .client_errors
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        anyhow::bail!(
+            "no request reached --target {} ({addr}): {} of {} requests failed without a response (client errors: {})",
+            args.target,
+            result.client_error_total(),
+            result.requests,
+            if errors.is_empty() {
+                "none".to_owned()
+            } else {
+                errors.join(", ")
+            }
+        );
+    }
+    Ok(exit_status(&stop, &[]))
 }

@@ -12,15 +12,78 @@ pub mod serve;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
+use clap::Args;
+use harness::preset::Preset;
 use harness::report::{ReportInput, html_report};
 use harness::result::{RunResult, write_json_atomically};
 use harness::scenario::Scenario;
 use harness::sweep::SweepResult;
+use harness::time_scale::{TimeScale, time_scaled};
 use listener::{Shutdown, ShutdownSignal};
 
 use crate::Outputs;
+
+/// How the scenario is shaped before a measuring command runs it: a product preset, then the user's `--set`s,
+/// then the time scale.
+#[derive(Args, Debug, Clone)]
+pub struct Shaping {
+    /// Start from a product's defaults, e.g. `front=alb,back=apache` (see `audit --help` for the names);
+    /// applied before the `--set`s, which win.
+    #[arg(long, value_name = "front=NAME,back=NAME")]
+    pub preset: Option<Preset>,
+    /// Multiply every configured timeout, gap and interval by F (after the preset and the `--set`s); link
+    /// latency and the machine's own processing stay as they are. 0.01 replays 60 s as 600 ms.
+    #[arg(long, value_name = "F", default_value = "1")]
+    pub time_scale: TimeScale,
+}
+
+impl Shaping {
+    /// The preset's overrides followed by the user's.
+    pub fn overrides(&self, user_sets: &[String]) -> anyhow::Result<Vec<String>> {
+        let mut all = match &self.preset {
+            Some(preset) => preset.overrides(user_sets)?,
+            None => Vec::new(),
+        };
+        all.extend(user_sets.iter().cloned());
+        Ok(all)
+    }
+
+    /// The line a run header prints, when there is anything to say.
+    pub fn header(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(preset) = &self.preset {
+            let sides: Vec<String> = [
+                preset.front.map(|f| format!("front={f}")),
+                preset.back.map(|b| format!("back={b}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            parts.push(format!("preset {}", sides.join(",")));
+        }
+        if !self.time_scale.is_one() {
+            parts.push(format!(
+                "time scale {}: every configured timeout, gap and interval × {} (link latency unchanged)",
+                self.time_scale, self.time_scale
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The scenario at `path` (the embedded race when `None`) with the preset, then `overrides`, then the time
+/// scale applied.
+pub fn shaped_scenario(
+    path: Option<&Path>,
+    overrides: &[String],
+    shaping: &Shaping,
+) -> anyhow::Result<Scenario> {
+    let unscaled = load_scenario(path, &shaping.overrides(overrides)?)?;
+    Ok(time_scaled(&unscaled, shaping.time_scale))
+}
 
 /// The scenario at `path` (the embedded race when `None`) with `overrides` applied in order.
 pub fn load_scenario(path: Option<&Path>, overrides: &[String]) -> anyhow::Result<Scenario> {
@@ -34,20 +97,81 @@ pub fn load_scenario(path: Option<&Path>, overrides: &[String]) -> anyhow::Resul
     Ok(scenario)
 }
 
+/// The exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it).
+pub const INTERRUPTED: u8 = 130;
+
+/// The exit status of a measuring command: 130 when it was interrupted (whatever it measured), 1 when an
+/// `[expect]` failed (each violation on stderr), else 0.
+pub fn exit_status(stop: &ShutdownSignal, violations: &[String]) -> ExitCode {
+    for violation in violations {
+        eprintln!("expect: {violation}");
+    }
+    if stop.is_triggered() {
+        eprintln!("interrupted: the result is partial (exit status {INTERRUPTED})");
+        ExitCode::from(INTERRUPTED)
+    } else if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Checks, before anything runs, that every output file can be written: its temporary sibling is created and
+/// removed again. An unwritable path is an error naming it, not a lost result after a long run.
+pub fn check_writable<'a>(paths: impl IntoIterator<Item = &'a Path>) -> anyhow::Result<()> {
+    for path in paths {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temporary)
+            .and_then(|_| std::fs::remove_file(&temporary))
+            .with_context(|| {
+                format!(
+                    "cannot write {} (checked before the run, so that no result is lost)",
+                    path.display()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+impl Outputs {
+    /// [`check_writable`] on the JSON and HTML paths asked for.
+    pub fn check_writable(&self) -> anyhow::Result<()> {
+        check_writable(
+            self.json
+                .iter()
+                .chain(self.html.iter())
+                .map(PathBuf::as_path),
+        )
+    }
+}
+
 /// Writes the JSON and HTML outputs that were asked for and says where they went.
 pub fn write_outputs(
     outputs: &Outputs,
     title: &str,
     runs: &[RunResult],
     sweep: Option<&SweepResult>,
+    time_scale: TimeScale,
 ) -> anyhow::Result<()> {
     if let Some(path) = &outputs.json {
         let written = match (runs, sweep) {
-            (_, Some(sweep)) => write_json_atomically(path, sweep),
+            (_, Some(sweep)) => {
+                let mut document = serde_json::to_value(sweep)?;
+                if let Some(fields) = document.as_object_mut() {
+                    fields.insert("time_scale".to_owned(), time_scale.factor().into());
+                }
+                write_json_atomically(path, &document)
+            }
             ([single], None) => write_json_atomically(path, single),
             (many, None) => write_json_atomically(
                 path,
-                &serde_json::json!({ "scenario": title, "cells": many }),
+                &serde_json::json!({ "scenario": title, "time_scale": time_scale.factor(), "cells": many }),
             ),
         };
         written.with_context(|| format!("cannot write {}", path.display()))?;

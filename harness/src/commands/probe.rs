@@ -12,12 +12,8 @@ use harness::chain::{BackKind, FrontKind};
 use harness::probe::{ProbeResult, ProbeSettings, probe_scenario};
 use harness::report::{escape, probe_page, probe_table};
 use harness::result::write_json_atomically;
-use harness::time_scale::{TimeScale, time_scaled};
 
-use super::{interrupt_signal, load_scenario};
-
-/// The exit status of an interrupted command (128 + SIGINT), as shells report it.
-const INTERRUPTED: u8 = 130;
+use super::{INTERRUPTED, Shaping, check_writable, interrupt_signal, shaped_scenario};
 
 /// The arguments of `probe`.
 #[derive(Args, Debug)]
@@ -28,10 +24,8 @@ pub struct ProbeArgs {
     /// Change a scenario key first, e.g. `--set front.idle_timeout=60s` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Multiply every configured timeout, gap and interval by F (link latency stays): `0.01` replays a 5 s
-    /// KeepAliveTimeout as 50 ms.
-    #[arg(long, value_name = "F", default_value = "1")]
-    time_scale: TimeScale,
+    #[command(flatten)]
+    shaping: Shaping,
     /// The front: `ours`, or a real server (`nginx`, `haproxy`, …: `badgateway real --help`).
     #[arg(long, default_value = "ours")]
     front: FrontKind,
@@ -60,12 +54,17 @@ pub struct ProbeArgs {
 }
 
 pub async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    for path in args.json.iter().chain(args.html.iter()) {
-        check_writable(path)?;
-    }
+    check_writable(
+        args.json
+            .iter()
+            .chain(args.html.iter())
+            .map(PathBuf::as_path),
+    )?;
     let stop = interrupt_signal();
-    let scenario = load_scenario(args.scenario.as_deref(), &args.overrides)?;
-    let scenario = time_scaled(&scenario, args.time_scale);
+    let scenario = shaped_scenario(args.scenario.as_deref(), &args.overrides, &args.shaping)?;
+    if let Some(header) = args.shaping.header() {
+        println!("{header}");
+    }
     let settings = ProbeSettings {
         streams: args.streams,
         probes: args.probes,
@@ -78,7 +77,7 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         args.front,
         args.back,
         &settings,
-        args.time_scale,
+        args.shaping.time_scale,
         stop,
     )
     .await?;
@@ -122,20 +121,5 @@ fn write_outputs(
         std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
         println!("report written to {}", path.display());
     }
-    Ok(())
-}
-
-/// Fails before any measuring when `path` could not be written: its directory must exist and take a file.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let mut probe_file = path.as_os_str().to_owned();
-    probe_file.push(".tmp");
-    let probe_file = PathBuf::from(probe_file);
-    std::fs::write(&probe_file, b"").with_context(|| {
-        format!(
-            "cannot write {} (checked before the probe starts)",
-            path.display()
-        )
-    })?;
-    let _ = std::fs::remove_file(&probe_file);
     Ok(())
 }

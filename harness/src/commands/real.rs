@@ -16,7 +16,7 @@ use harness::run::RunOptions;
 use harness::sweep::SweepPlan;
 
 use super::sweep::SweepBins;
-use super::{interrupt_signal, load_scenario};
+use super::{Shaping, check_writable, exit_status, interrupt_signal, shaped_scenario};
 
 /// `badgateway real` options.
 #[derive(Args, Debug)]
@@ -44,6 +44,8 @@ enum RealAction {
         /// Change a scenario key before running (repeatable), e.g. `--set front.retry=idempotent`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        #[command(flatten)]
+        shaping: Shaping,
         /// Write the result (JSON) to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -59,6 +61,8 @@ enum RealAction {
         /// Change a scenario key in every cell (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        #[command(flatten)]
+        shaping: Shaping,
         /// Write the cells (JSON, `{"scenario": ..., "cells": [...]}`) to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -82,6 +86,8 @@ enum RealAction {
         /// Change a scenario key before sweeping (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
+        #[command(flatten)]
+        shaping: Shaping,
         /// Write the curves (JSON, `{"scenario": ..., "sweeps": [...]}`) to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -98,29 +104,40 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             front,
             back,
             overrides,
+            shaping,
             json,
             quiet,
         } => {
-            let scenario = load_scenario(scenario.as_deref(), &overrides)?;
+            check_writable(json.as_deref())?;
+            if let Some(header) = shaping.header() {
+                println!("{header}");
+            }
+            let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let label = format!("{} ({front}→{back})", scenario.name);
             let options = RunOptions { quiet, label: None };
-            let run =
-                run_real(&scenario, front, back, &label, &options, interrupt_signal()).await?;
+            let stop = interrupt_signal();
+            let mut run = run_real(&scenario, front, back, &label, &options, stop.clone()).await?;
+            run.result.time_scale = shaping.time_scale.factor();
             print!("{}", real_run_table(&run));
             if let Some(path) = json {
                 write_json_atomically(&path, &run)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("result written to {}", path.display());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(exit_status(&stop, &scenario.expect.violations(&run.result)))
         }
         RealAction::Compare {
             scenario,
             overrides,
+            shaping,
             json,
             quiet,
         } => {
-            let scenario = load_scenario(scenario.as_deref(), &overrides)?;
+            check_writable(json.as_deref())?;
+            if let Some(header) = shaping.header() {
+                println!("{header}");
+            }
+            let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let stop = interrupt_signal();
             let cells = fidelity_cells();
             println!("{}: {} cells", scenario.name, cells.len());
@@ -130,7 +147,10 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
                 if stop.is_triggered() {
                     break;
                 }
-                let outcome = run_cell(&scenario, cell, &options, stop.clone()).await;
+                let mut outcome = run_cell(&scenario, cell, &options, stop.clone()).await;
+                if let CellOutcome::Ran(run) = &mut outcome {
+                    run.result.time_scale = shaping.time_scale.factor();
+                }
                 if !quiet {
                     match &outcome {
                         CellOutcome::Ran(run) => print!("{}", real_run_table(run)),
@@ -143,12 +163,16 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             println!("\n{}", fidelity_table(&outcomes));
             if let Some(path) = json {
-                let document = serde_json::json!({ "scenario": scenario.name, "cells": outcomes });
+                let document = serde_json::json!({
+                    "scenario": scenario.name,
+                    "time_scale": shaping.time_scale.factor(),
+                    "cells": outcomes,
+                });
                 write_json_atomically(&path, &document)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("result written to {}", path.display());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(exit_status(&stop, &[]))
         }
         RealAction::Sweep {
             scenario,
@@ -156,10 +180,15 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             back,
             bins,
             overrides,
+            shaping,
             json,
             quiet,
         } => {
-            let base = load_scenario(scenario.as_deref(), &overrides)?;
+            check_writable(json.as_deref())?;
+            if let Some(header) = shaping.header() {
+                println!("{header}");
+            }
+            let base = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let offsets = bins.offsets()?;
             let SweepBins {
                 step,
@@ -197,12 +226,16 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             .await?;
             println!("\n{}", window_table(&sweeps));
             if let Some(path) = json {
-                let document = serde_json::json!({ "scenario": base.name, "sweeps": sweeps });
+                let document = serde_json::json!({
+                    "scenario": base.name,
+                    "time_scale": shaping.time_scale.factor(),
+                    "sweeps": sweeps,
+                });
                 write_json_atomically(&path, &document)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("result written to {}", path.display());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(exit_status(&stop, &[]))
         }
     }
 }

@@ -10,18 +10,21 @@ use harness::report::{comparison_table, run_table};
 use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
 
-use super::{interrupt_signal, load_scenario, write_outputs};
+use super::{Shaping, exit_status, interrupt_signal, shaped_scenario, write_outputs};
 use crate::Outputs;
 
 pub async fn run(
     scenario_path: Option<PathBuf>,
     overrides: Vec<String>,
+    shaping: Shaping,
     no_mitigations: bool,
     outputs: Outputs,
 ) -> anyhow::Result<ExitCode> {
+    outputs.check_writable()?;
     let stop = interrupt_signal();
     let with_mitigations = scenario_path.is_none() && !no_mitigations;
-    let base = load_scenario(scenario_path.as_deref(), &overrides)?;
+    let base = shaped_scenario(scenario_path.as_deref(), &overrides, &shaping)?;
+    let scale = shaping.time_scale;
     let options = RunOptions {
         quiet: outputs.quiet,
         label: None,
@@ -29,7 +32,11 @@ pub async fn run(
     if !base.description.is_empty() {
         println!("{}: {}\n", base.name, base.description);
     }
-    let first = run_scenario(&base, &options, stop.clone()).await?;
+    if let Some(header) = shaping.header() {
+        println!("{header}\n");
+    }
+    let mut first = run_scenario(&base, &options, stop.clone()).await?;
+    first.time_scale = scale.factor();
     print!("{}", run_table(&first));
     if first.bad_gateways() > 0 {
         println!("\n{}", explain_result(&first));
@@ -43,7 +50,8 @@ pub async fn run(
             }
             println!("\n{}: {}", mitigation.name, mitigation.summary);
             let variant = mitigation.apply(&base)?;
-            let result = run_scenario(&variant, &options, stop.clone()).await?;
+            let mut result = run_scenario(&variant, &options, stop.clone()).await?;
+            result.time_scale = scale.factor();
             print!("{}", run_table(&result));
             results.push(result);
         }
@@ -53,22 +61,16 @@ pub async fn run(
             );
             for keepalive in [true, false] {
                 let variant = closed_loop_variant(&base, keepalive)?;
-                let result = run_scenario(&variant, &options, stop.clone()).await?;
+                let mut result = run_scenario(&variant, &options, stop.clone()).await?;
+                result.time_scale = scale.factor();
                 print!("{}", run_table(&result));
                 results.push(result);
             }
         }
         println!("\nside by side:\n{}", comparison_table(&results));
     }
-    write_outputs(&outputs, &base.name, &results, None)?;
-    if violations.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for violation in &violations {
-            eprintln!("expect: {violation}");
-        }
-        Ok(ExitCode::FAILURE)
-    }
+    write_outputs(&outputs, &base.name, &results, None, scale)?;
+    Ok(exit_status(&stop, &violations))
 }
 
 /// The scenario's chain under a closed loop, keep-alive on or off: what keep-alive off costs.

@@ -9,7 +9,7 @@ use harness::report::sweep_table;
 use harness::run::RunOptions;
 use harness::sweep::{Offset, OffsetRange, run_sweep};
 
-use super::{interrupt_signal, load_scenario, write_outputs};
+use super::{Shaping, exit_status, interrupt_signal, shaped_scenario, write_outputs};
 use crate::Outputs;
 
 /// The bins of a sweep, shared by `sweep` and `real sweep`.
@@ -40,10 +40,12 @@ pub async fn sweep(
     scenario_path: Option<PathBuf>,
     bins: SweepBins,
     overrides: Vec<String>,
+    shaping: Shaping,
     outputs: Outputs,
 ) -> anyhow::Result<ExitCode> {
+    outputs.check_writable()?;
     let stop = interrupt_signal();
-    let base = load_scenario(scenario_path.as_deref(), &overrides)?;
+    let base = shaped_scenario(scenario_path.as_deref(), &overrides, &shaping)?;
     let offsets = bins.offsets()?;
     let SweepBins {
         step,
@@ -58,6 +60,9 @@ pub async fn sweep(
         base.back.keepalive_timeout,
         step / 2
     );
+    if let Some(header) = shaping.header() {
+        println!("{header}");
+    }
     let options = RunOptions {
         quiet: true,
         label: None,
@@ -69,7 +74,7 @@ pub async fn sweep(
         step,
         requests_per_bin,
         &options,
-        stop,
+        stop.clone(),
         |bin| {
             if !quiet {
                 println!(
@@ -81,6 +86,6 @@ pub async fn sweep(
     )
     .await?;
     println!("\n{}", sweep_table(&result));
-    write_outputs(&outputs, &base.name, &[], Some(&result))?;
-    Ok(ExitCode::SUCCESS)
+    write_outputs(&outputs, &base.name, &[], Some(&result), shaping.time_scale)?;
+    Ok(exit_status(&stop, &[]))
 }

@@ -69,6 +69,7 @@ pub fn build(
         duration_s: measured.duration_s,
         seed: measured.seed,
         interrupted,
+        time_scale: 1.0,
         gateway_causes: gateway
             .causes
             .iter()
