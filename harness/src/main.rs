@@ -111,8 +111,8 @@ enum Command {
         /// A baseline result to compare with (502 per 10k, p99, throughput, causes).
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
-        /// Allowed relative change against the baseline, `10%` or `0.1`.
-        #[arg(long, default_value = "10%")]
+        /// Allowed relative change against the baseline, `10%` or `0.1`; a negative one is refused.
+        #[arg(long, default_value = "10%", allow_hyphen_values = true)]
         tolerance: Tolerance,
     },
     /// Explain each 502 cause in a result: what happened on the wire and what to check.
@@ -263,10 +263,27 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, `outer: inner: ...`, each said once: a typed error whose message already ends with
+/// its source's text (`cannot read X: No such file or directory (os error 2)`) does not get it again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.ends_with(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 /// The tracing subscriber: `--log` (or RUST_LOG) as the filter, stderr as the sink, colours only on a terminal.
