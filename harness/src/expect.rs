@@ -26,4 +26,8 @@ pub struct Expect {
     /// p99 latency at most this.
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub max_p99: Option<Duration>,
+    /// What `badgateway probe` must find: `false` = the front never reuses a connection into the back's close.
+    /// Judged on probe results only; a run has no verdict on exposure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed: Option<bool>,
 }

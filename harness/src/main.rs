@@ -140,6 +140,12 @@ enum Command {
     },
     /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
     Real(commands::real::RealArgs),
+    /// Can this chain's front reuse a connection into the back's close? Measures the back's real idle close
+    /// and the round trip, then probes idle ages across the close window, each stream through a front of its own.
+    ///
+    /// Exit status: 0 not exposed, 1 exposed (or the scenario's `[expect] exposed` failed), 2 usage, config or
+    /// I/O error, 130 interrupted.
+    Probe(commands::probe::ProbeArgs),
     /// Audit real front and back configs (nginx, HAProxy, Caddy; Apache) and presets for the keep-alive race.
     ///
     /// Exit status 1 when a pair is exposed, 2 on a usage, parse or I/O error.
@@ -333,6 +339,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             grace,
         } => commands::serve::serve(tier, &config, grace).await,
         Command::Real(args) => commands::real::real(args).await,
+        Command::Probe(args) => commands::probe::probe(args).await,
         Command::Audit(args) => commands::audit::audit(args),
     }
 }

@@ -13,6 +13,19 @@ pub struct LinkStats {
     pub blackholed: u64,
 }
 
+impl std::ops::Add for LinkStats {
+    type Output = LinkStats;
+
+    /// Field by field: the counters of several links (one per pool member) as one.
+    fn add(self, more: LinkStats) -> LinkStats {
+        LinkStats {
+            connections: self.connections + more.connections,
+            resets_injected: self.resets_injected + more.resets_injected,
+            blackholed: self.blackholed + more.blackholed,
+        }
+    }
+}
+
 /// The live counters behind [`LinkStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

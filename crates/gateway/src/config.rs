@@ -99,8 +99,14 @@ pub struct FrontConfig {
     /// `client_max_body_size`, default 1 MiB; Application Gateway: 2 GB with the WAF off).
     pub max_body_bytes: u64,
     /// Largest request head (request line and headers), in bytes; a longer one is answered `431` and the
-    /// connection closed. Default 32 KiB (nginx: `large_client_header_buffers` 4 × 8k).
+    /// connection closed, by hyper's parser. Default 32 KiB (nginx: `large_client_header_buffers` 4 × 8k,
+    /// which limits each line to 8 KiB and answers 414 or 400; Application Gateway: 32 KiB of headers). The
+    /// gateway has no per-line or per-field limit of its own: the back's are Apache's (`[back]
+    /// limit_request_line`, ...).
     pub max_header_bytes: usize,
+    /// Forward `TRACE` requests. When false (the default, as nginx, which always answers 405; Apache's
+    /// `TraceEnable` is on by default) they are answered `405` and never forwarded. `CONNECT` is always 405.
+    pub allow_trace: bool,
     /// The health probe of every backend member. Default: Application Gateway's default probe, but disabled
     /// (see [`ProbeConfig::enabled`]).
     pub probe: ProbeConfig,
@@ -128,6 +134,7 @@ impl Default for FrontConfig {
             worker_threads: 0,
             max_body_bytes: 8 * 1024 * 1024,
             max_header_bytes: 32 * 1024,
+            allow_trace: false,
             probe: ProbeConfig::default(),
             dns: DnsConfig::default(),
             admin_listen: None,

@@ -378,6 +378,11 @@ impl GuardedStream {
         self.inner.readable().await
     }
 
+    /// The socket, for a connection that leaves HTTP (an upgrade's tunnel): nothing is followed any more.
+    pub(crate) fn into_inner(self) -> TcpStream {
+        self.inner
+    }
+
     /// Frees what the tracker holds between requests, for a connection that waits idle.
     pub(crate) fn release_buffers(&mut self) {
         self.tracker.release_buffer();

@@ -6,8 +6,8 @@
 //! Transfer-Encoding, which `proxy` refuses), `balancer` (members, round robin over the healthy ones, resolving
 //! names), `pool` (the upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting),
 //! `classify` (error → [`Cause`]), `retry` (the policy decision), `request_body` (buffering under the body
-//! limit, `413`), `response_body` (streaming, checkin, truncation, the gateway's own answers) and `stats`
-//! (counters). The wire rules the back tier shares (hop-by-hop headers, `X-Forwarded-For`, the body-size
+//! limit, `413`), `response_body` (streaming, checkin, truncation, the gateway's own answers), `tunnel`
+//! (`Upgrade` pass-through after a `101`) and `stats` (counters). The wire rules the back tier shares (hop-by-hop headers, `X-Forwarded-For`, the body-size
 //! check, the shape of local answers) are the `wire` crate's.
 //!
 //! Beside the request path: `probe` (one health-probe task per member), `health` (per-member probe state and
@@ -34,6 +34,7 @@ mod response_body;
 mod retry;
 mod server;
 mod stats;
+mod tunnel;
 mod upstream_conn;
 
 pub use admin::{ADMIN_HEALTH_PATH, ADMIN_STATS_PATH};
@@ -107,6 +108,20 @@ pub struct GatewayStats {
     /// Times an idle client connection gave its HTTP buffers back (see `FrontConfig::client_park_after`).
     #[serde(default)]
     pub parked_connections: u64,
+    /// Requests refused as the client's mistake, never as a 502: a broken or over-long body (400, 413), both
+    /// Content-Length and Transfer-Encoding, no or several `Host`, a `Transfer-Encoding` other than one
+    /// `chunked` (400), `CONNECT` or a refused `TRACE` (405).
+    #[serde(default)]
+    pub client_errors: u64,
+    /// Upgrades passed through (a `101` from the backend, then a byte tunnel): tunnels opened.
+    #[serde(default)]
+    pub tunnels: u64,
+    /// Tunnels ended because nothing moved either way for `client_idle_timeout`.
+    #[serde(default)]
+    pub tunnel_idle_timeouts: u64,
+    /// Tunnels ended by both sides closing, or by a failure.
+    #[serde(default)]
+    pub tunnels_closed: u64,
 }
 
 /// A running gateway.

@@ -23,14 +23,19 @@ use crate::pool::{PooledConn, UpstreamPool, Usage};
 use crate::request_body::{self, BodyError};
 use crate::response_body::{ResponseBody, UpstreamBody, local_response};
 use crate::stats::Stats;
+use crate::tunnel::PendingTunnel;
 use crate::upstream_conn::{self, UpstreamRequest};
 use crate::{CAUSE_HEADER, Cause, FrontConfig, retry};
 use wire::hop_by_hop;
-use wire::local::LocalResponse;
+use wire::local::{LocalResponse, Style};
+use wire::method::MethodPolicy;
+use wire::refusal::{Refusal, RequestRules};
 
 /// Everything a request needs on its way through the gateway; shared by every client connection.
 #[derive(Debug)]
 pub(crate) struct Proxy {
+    /// What is refused before anything goes upstream (see `wire::refusal`).
+    rules: RequestRules,
     balancer: Arc<Balancer>,
     health: Arc<Health>,
     pool: UpstreamPool,
@@ -92,6 +97,12 @@ impl Proxy {
         config: FrontConfig,
     ) -> Proxy {
         Proxy {
+            rules: RequestRules {
+                methods: MethodPolicy {
+                    allow_trace: config.allow_trace,
+                },
+                head_limits: None,
+            },
             balancer,
             health,
             pool,
@@ -108,22 +119,35 @@ impl Proxy {
     /// Serves one client request: always a response, a 502 with its cause when the backend could not answer.
     pub(crate) async fn handle(
         &self,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         client: SocketAddr,
     ) -> Result<Response<ResponseBody>, Infallible> {
         self.stats.record_request();
-        let response = match self.forward(request, client.ip()).await {
-            Ok(response) => response,
-            Err(failure) => self.bad_gateway(failure),
+        let response = if let Err(refusal) = self.rules.apply(&mut request) {
+            self.refuse(&refusal, client)
+        } else {
+            match self.forward(request, client.ip()).await {
+                Ok(response) => response,
+                Err(failure) => self.bad_gateway(failure),
+            }
         };
         self.stats.record_response(response.status());
         Ok(response)
+    }
+
+    /// The answer to a request the rules refuse (Host, Transfer-Encoding, CONNECT, TRACE): a client error,
+    /// closing the connection, nothing sent upstream.
+    fn refuse(&self, refusal: &Refusal, client: SocketAddr) -> Response<ResponseBody> {
+        self.stats.record_client_error();
+        tracing::info!(%client, %refusal, status = refusal.status().as_u16(), "request refused");
+        local_response(refusal.answer(Style::Text))
     }
 
     /// The answer to a request that carried both `Content-Length` and `Transfer-Encoding` (RFC 9112 §6.1):
     /// `400`, closing the connection, nothing sent upstream. Counted like any other request.
     pub(crate) fn refuse_ambiguous_framing(&self, client: SocketAddr) -> Response<ResponseBody> {
         self.stats.record_request();
+        self.stats.record_client_error();
         tracing::info!(%client, "request with both Content-Length and Transfer-Encoding: 400");
         let response = local_response(
             LocalResponse::text(
@@ -147,6 +171,7 @@ impl Proxy {
             Ok(request) => request,
             Err(error) => {
                 tracing::debug!(%error, "cannot read the client's request body");
+                self.stats.record_client_error();
                 return Ok(error.response());
             }
         };
@@ -284,7 +309,11 @@ impl Proxy {
     /// The backend's response, hop-by-hop headers removed, its body streamed and its connection returned at
     /// the body's end.
     fn respond(&self, answer: Answer) -> Response<ResponseBody> {
-        let (mut parts, body) = answer.response.into_parts();
+        let Answer { response, conn } = answer;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return self.switch_protocols(response, conn);
+        }
+        let (mut parts, body) = response.into_parts();
         let keeps_alive = hop_by_hop::keeps_alive(parts.version, &parts.headers);
         hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
@@ -292,11 +321,31 @@ impl Proxy {
         let body = UpstreamBody::new(
             body,
             self.pool.clone(),
-            answer.conn,
+            conn,
             keeps_alive,
             self.stats.clone(),
         );
         Response::from_parts(parts, ResponseBody::Upstream(body))
+    }
+
+    /// The backend's `101`: passed on with its `Upgrade`, and the upstream side of the tunnel attached for the
+    /// client connection to open once hyper has written it (see `server.rs`). The connection never goes back
+    /// to the pool.
+    fn switch_protocols(
+        &self,
+        mut response: Response<Incoming>,
+        conn: PooledConn,
+    ) -> Response<ResponseBody> {
+        let upstream = hyper::upgrade::on(&mut response);
+        let (mut parts, _) = response.into_parts();
+        let protocol = parts.headers.get(http::header::UPGRADE).cloned();
+        hop_by_hop::strip(&mut parts.headers);
+        if let Some(protocol) = protocol {
+            hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+        }
+        parts.version = Version::HTTP_11;
+        parts.extensions.insert(PendingTunnel::new(upstream, conn));
+        Response::from_parts(parts, ResponseBody::local(Bytes::new()))
     }
 
     /// The 502: counted, logged with the connection's history, named in a header and in the body.
@@ -338,7 +387,11 @@ impl BufferedRequest {
         let (parts, body) = request.into_parts();
         let body = request_body::read_limited(body, max_body_bytes).await?;
         let mut headers = parts.headers;
+        let upgrade = hop_by_hop::upgrade_protocol(&headers);
         hop_by_hop::strip(&mut headers);
+        if let Some(protocol) = upgrade {
+            hop_by_hop::restore_upgrade(&mut headers, protocol);
+        }
         wire::forwarded::append_forwarded_for(&mut headers, client);
         let uri = parts
             .uri

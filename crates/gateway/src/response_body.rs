@@ -30,6 +30,13 @@ pub(crate) enum ResponseBody {
     Upstream(UpstreamBody),
 }
 
+impl ResponseBody {
+    /// A body the gateway wrote itself.
+    pub(crate) fn local(bytes: impl Into<Bytes>) -> ResponseBody {
+        ResponseBody::Local(Full::new(bytes.into()))
+    }
+}
+
 /// An answer the gateway makes itself, as a client response.
 pub(crate) fn local_response(answer: LocalResponse) -> Response<ResponseBody> {
     answer.into_response().map(ResponseBody::Local)

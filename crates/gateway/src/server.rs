@@ -3,6 +3,9 @@
 //!
 //! This module owns the client connection's life; every request on it goes to [`Proxy::handle`], except one
 //! that the framing guard saw carry both `Content-Length` and `Transfer-Encoding`, which is refused `400`.
+//! When the proxy passed a `101` on, hyper ends its connection once the `101` is written (hyper's manual
+//! upgrade: `poll_without_shutdown`), and the socket becomes a tunnel (`tunnel.rs`) until either side closes
+//! or it idles past the client idle timeout.
 //!
 //! Parking: a hyper connection holds a read and a write buffer of 8 KiB each for as long as it lives, which is
 //! most of what an idle keep-alive client costs. A connection idle for `park_after` (no request for that long,
@@ -31,6 +34,7 @@ use tokio::time::Instant;
 use crate::framing_guard::{FramingLedger, GuardedStream};
 use crate::proxy::Proxy;
 use crate::response_body::ResponseBody;
+use crate::tunnel::{self, PendingTunnel, Upstream};
 
 /// What a client connection may do before hyper gives up on it.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +62,8 @@ struct ClientContext {
     peer: SocketAddr,
     ledger: Arc<FramingLedger>,
     exchanges: Arc<Exchanges>,
+    /// The upstream side of a tunnel, set when the service passes a `101` on.
+    tunnel: Arc<std::sync::Mutex<Option<Upstream>>>,
 }
 
 /// The request service: the proxy, or the framing guard's `400`. Counts every request and answer.
@@ -66,11 +72,17 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, std::convert::Infallible> {
     let number = context.exchanges.started.fetch_add(1, Ordering::AcqRel) + 1;
-    let response = if context.ledger.is_ambiguous(number) {
+    let mut response = if context.ledger.is_ambiguous(number) {
         Ok(context.proxy.refuse_ambiguous_framing(context.peer))
     } else {
         context.proxy.handle(request, context.peer).await
     };
+    if let Ok(response) = &mut response
+        && let Some(pending) = response.extensions_mut().remove::<PendingTunnel>()
+        && let Ok(mut slot) = context.tunnel.lock()
+    {
+        *slot = pending.take();
+    }
     context.exchanges.answered.fetch_add(1, Ordering::AcqRel);
     response
 }
@@ -81,6 +93,12 @@ enum Ended {
     Closed(Option<GuardedStream>),
     /// The connection went idle and was taken out of hyper: park it.
     Parked(GuardedStream),
+    /// hyper wrote a `101`: the connection is a tunnel now, `early` the bytes read past the request head.
+    Upgraded {
+        stream: GuardedStream,
+        early: bytes::Bytes,
+        upstream: Upstream,
+    },
 }
 
 /// Serves one client connection until the client leaves, idles past `limits.idle_timeout`, or shutdown.
@@ -97,6 +115,7 @@ pub(crate) async fn serve_client(
         peer,
         ledger: ledger.clone(),
         exchanges: Arc::new(Exchanges::default()),
+        tunnel: Arc::default(),
     };
     let mut io = GuardedStream::new(stream, limits.max_header_bytes, ledger);
     loop {
@@ -109,6 +128,22 @@ pub(crate) async fn serve_client(
                 return;
             }
             Ended::Closed(None) => return,
+            Ended::Upgraded {
+                stream,
+                early,
+                upstream,
+            } => {
+                let stats = context.proxy.stats();
+                tunnel::run(
+                    stream.into_inner(),
+                    &early,
+                    upstream,
+                    limits.idle_timeout,
+                    stats,
+                )
+                .await;
+                return;
+            }
         };
         match park(stream, &limits, &mut shutdown).await {
             Some(stream) => io = stream,
@@ -173,6 +208,14 @@ async fn serve_until_idle(
     }
     let parts = connection.into_parts();
     let mut stream = parts.io.into_inner();
+    let upstream = context.tunnel.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(upstream) = upstream {
+        return Ended::Upgraded {
+            stream,
+            early: parts.read_buf,
+            upstream,
+        };
+    }
     if !park || shutdown.is_triggered() {
         return Ended::Closed(Some(stream));
     }

@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::StatusCode;
+use wire::tunnel::TunnelEnd;
 
 use crate::{Cause, GatewayStats};
 
@@ -26,6 +27,10 @@ pub(crate) struct Stats {
     retries: AtomicU64,
     truncated_responses: AtomicU64,
     parked_connections: AtomicU64,
+    client_errors: AtomicU64,
+    tunnels: AtomicU64,
+    tunnel_idle_timeouts: AtomicU64,
+    tunnels_closed: AtomicU64,
 }
 
 impl Default for Stats {
@@ -39,6 +44,10 @@ impl Default for Stats {
             retries: AtomicU64::new(0),
             truncated_responses: AtomicU64::new(0),
             parked_connections: AtomicU64::new(0),
+            client_errors: AtomicU64::new(0),
+            tunnels: AtomicU64::new(0),
+            tunnel_idle_timeouts: AtomicU64::new(0),
+            tunnels_closed: AtomicU64::new(0),
         }
     }
 }
@@ -82,6 +91,25 @@ impl Stats {
         self.parked_connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request refused as the client's mistake (a 4xx the gateway made itself).
+    pub(crate) fn record_client_error(&self) {
+        self.client_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tunnel opened after a `101`.
+    pub(crate) fn record_tunnel_opened(&self) {
+        self.tunnels.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A tunnel (or the attempt to open one) ended.
+    pub(crate) fn record_tunnel_end(&self, end: TunnelEnd) {
+        let counter = match end {
+            TunnelEnd::IdleTimeout => &self.tunnel_idle_timeouts,
+            TunnelEnd::Closed | TunnelEnd::Failed => &self.tunnels_closed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy: each counter is read once, without stopping the gateway.
     pub(crate) fn snapshot(&self) -> GatewayStats {
         let responses = (100u16..)
@@ -104,6 +132,10 @@ impl Stats {
             retries: self.retries.load(Ordering::Relaxed),
             truncated_responses: self.truncated_responses.load(Ordering::Relaxed),
             parked_connections: self.parked_connections.load(Ordering::Relaxed),
+            client_errors: self.client_errors.load(Ordering::Relaxed),
+            tunnels: self.tunnels.load(Ordering::Relaxed),
+            tunnel_idle_timeouts: self.tunnel_idle_timeouts.load(Ordering::Relaxed),
+            tunnels_closed: self.tunnels_closed.load(Ordering::Relaxed),
         }
     }
 }

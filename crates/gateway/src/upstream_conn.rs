@@ -125,7 +125,8 @@ pub(crate) async fn connect(
     })?;
     let backend_label = backend.to_owned();
     let driver = tokio::spawn(async move {
-        if let Err(error) = connection.await {
+        // With upgrades: after a `101` the driver hands the socket to the tunnel instead of closing it.
+        if let Err(error) = connection.with_upgrades().await {
             tracing::debug!(backend = %backend_label, connection = id, %error, "upstream connection ended");
         }
     })

@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "worker_threads",
     "max_body_bytes",
     "max_header_bytes",
+    "allow_trace",
     "admin_listen",
 ];
 

@@ -18,9 +18,12 @@ use crate::body::{self, ProxyBody};
 /// A request body that fails once more than the limit has been read from it.
 pub(crate) type LimitedBody = Limited<Incoming>;
 
-/// `body` under `limit`, or `Err` when its `Content-Length` already exceeds it.
-pub(crate) fn limit(body: Incoming, limit: u64) -> Result<LimitedBody, body_size::TooLarge> {
-    body_size::limited(body, Some(limit))
+/// `body` under `limit` (`None`: unlimited), or `Err` when its `Content-Length` already exceeds it.
+pub(crate) fn limit(
+    body: Incoming,
+    limit: Option<u64>,
+) -> Result<LimitedBody, body_size::TooLarge> {
+    body_size::limited(body, limit)
 }
 
 /// True when `error`, or any error it was caused by, is the limit being exceeded.

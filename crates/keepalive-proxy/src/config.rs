@@ -49,18 +49,57 @@ pub struct BackConfig {
     /// extension is not modelled).
     #[serde(with = "humantime_serde")]
     pub header_read_timeout: Duration,
-    /// Largest request head (request line and headers) in bytes; a longer one is answered `431` and the
-    /// connection closed. Apache limits each line instead (`LimitRequestLine`, `LimitRequestFieldSize`: 8190)
-    /// and the count of fields (`LimitRequestFields`: 100); hyper limits the whole head. Default 64 KiB.
+    /// Largest request head (request line and headers) in bytes, hyper's parser's limit; a longer one is
+    /// answered `431` and the connection closed. Apache has no such limit: its are per line and per field
+    /// (below), which this one must leave room for. Default 64 KiB.
     pub max_header_bytes: usize,
+    /// `LimitRequestLine`: longest request line in bytes (method, target and version, without the CRLF); a
+    /// longer one is answered `414` and the connection closed, nothing sent to the origin. 0 = unlimited.
+    /// Apache's default: 8190.
+    pub limit_request_line: usize,
+    /// `LimitRequestFieldSize`: longest header field line (`name: value`) in bytes; a longer one is answered
+    /// `400`. 0 = unlimited. Apache's default: 8190.
+    pub limit_request_field_size: usize,
+    /// `LimitRequestFields`: most header field lines in a request; more are answered `400` (more than twice
+    /// as many are refused by hyper's parser already, with `431`). 0 = unlimited (then hyper's own limit, 100,
+    /// holds). Apache's default: 100.
+    pub limit_request_fields: usize,
     /// `LimitRequestBody`: largest request body in bytes. A `Content-Length` above it is answered `413`
     /// before anything is sent to the origin; a chunked body that grows past it aborts the origin request and
-    /// is answered `413`. Apache's default (2.4.54 and later): 1 GiB.
-    pub max_body_bytes: u64,
+    /// is answered `413`. 0 = unlimited, as in Apache. Apache's default (2.4.54 and later): 1 GiB. Also read
+    /// under its former name, `max_body_bytes`.
+    #[serde(alias = "max_body_bytes")]
+    pub limit_request_body: u64,
+    /// Forward `TRACE` requests (Apache's `TraceEnable`, on by default there). Default false: answered `405`
+    /// and never forwarded, as nginx does, since TRACE echoes cookies and credentials back (cross-site
+    /// tracing). `CONNECT` is always answered `405`: a reverse proxy opens no tunnels.
+    pub allow_trace: bool,
     /// `MaxRequestWorkers`: front connections served at once; one over the limit is answered `503` with
     /// `Connection: close` and closed (Apache leaves it in the listen backlog instead). 0 = unlimited, the
     /// default here so that scenarios are not capped (Apache's event MPM default: 400).
     pub max_connections: usize,
+}
+
+impl BackConfig {
+    /// The request rules the back applies before forwarding (`wire::refusal`): Apache's head limits and the
+    /// method policy.
+    pub(crate) fn request_rules(&self) -> wire::refusal::RequestRules {
+        wire::refusal::RequestRules {
+            methods: wire::method::MethodPolicy {
+                allow_trace: self.allow_trace,
+            },
+            head_limits: Some(wire::limits::HeadLimits {
+                request_line: self.limit_request_line,
+                field_size: self.limit_request_field_size,
+                fields: self.limit_request_fields,
+            }),
+        }
+    }
+
+    /// `LimitRequestBody` as the body check takes it: `None` = unlimited.
+    pub(crate) fn body_limit(&self) -> Option<u64> {
+        (self.limit_request_body != 0).then_some(self.limit_request_body)
+    }
 }
 
 impl Default for BackConfig {
@@ -75,7 +114,11 @@ impl Default for BackConfig {
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(20),
             max_header_bytes: 64 * 1024,
-            max_body_bytes: 1024 * 1024 * 1024,
+            limit_request_line: 8190,
+            limit_request_field_size: 8190,
+            limit_request_fields: 100,
+            limit_request_body: 1024 * 1024 * 1024,
+            allow_trace: false,
             max_connections: 0,
         }
     }

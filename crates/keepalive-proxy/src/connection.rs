@@ -8,7 +8,8 @@
 //! ended the connection itself (`Connection: close` written, the peer's EOF, an error, or shutdown) the
 //! socket gets the plain close. A request head still incomplete at its header-read deadline (slowloris) is not
 //! left to hyper: the socket is taken back, answered `408` and closed with a lingering close, as Apache's
-//! mod_reqtimeout does. Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
+//! mod_reqtimeout does. After a `101`, hyper ends its connection once the `101` is written (its manual
+//! upgrade) and the socket becomes a tunnel to the origin (`tunnel.rs`). Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
 //! socket calls `close.rs`'s, the 408's shape `wire::local`'s.
 
 use std::future::{pending, poll_fn};
@@ -32,6 +33,7 @@ use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
 use crate::service::RequestService;
+use crate::tunnel::{self, TunnelSlot};
 use crate::{CloseMode, Shared};
 
 /// Apache's answer when `RequestReadTimeout` expires while a request head is being read.
@@ -62,16 +64,26 @@ pub(crate) async fn serve(
     shared.stats.connection_accepted();
     let activity = Arc::new(Activity::new(Instant::now()));
     let mut state = activity.subscribe();
-    let service = RequestService::new(shared.clone(), activity.clone(), peer);
+    let tunnel = TunnelSlot::default();
+    let service = RequestService::new(shared.clone(), activity.clone(), peer, tunnel.clone());
     let io = TokioIo::new(ObservedStream::new(stream, activity.clone()));
     let mut conn = http1::Builder::new()
         .keep_alive(shared.config.keepalive)
         .max_header_size(shared.config.max_header_bytes)
+        // Room past `LimitRequestFields` so that the rules, not hyper's parser, refuse a few fields too many.
+        .max_headers(
+            shared
+                .config
+                .limit_request_fields
+                .saturating_mul(2)
+                .max(100),
+        )
         .serve_connection(io, service);
     let mut draining = false;
 
     let expired = loop {
-        let deadline = if draining {
+        // A `101` waiting for its tunnel is not an idle connection.
+        let deadline = if draining || tunnel.is_pending() {
             None
         } else {
             shared.policy.deadline(*state.borrow_and_update())
@@ -113,7 +125,16 @@ pub(crate) async fn serve(
         }
     };
 
-    let stream = conn.into_parts().io.into_inner().into_inner();
+    let parts = conn.into_parts();
+    let stream = parts.io.into_inner().into_inner();
+    if let Some(upgrade) = tunnel.take() {
+        let idle = shared.config.request_timeout;
+        tokio::select! {
+            () = tunnel::run(stream, &parts.read_buf, upgrade, idle, &shared.stats) => {}
+            () = shutdown.triggered() => {}
+        }
+        return;
+    }
     let Some(deadline) = expired else {
         close::close_gracefully(stream).await;
         return;

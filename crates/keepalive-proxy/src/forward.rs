@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -20,44 +21,60 @@ use wire::hop_by_hop;
 use wire::local::LocalResponse;
 
 use crate::body::{self, BoxError, ProxyBody};
-use crate::body_limit::{self, LimitedBody};
+use crate::body_limit;
+use crate::request_body::{BodyWatch, RequestBody};
+
+/// What became of a request, for the back's counters.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The origin answered (whatever its status).
+    Proxied,
+    /// The origin answered `101`: its side of the tunnel, to open once the `101` is written.
+    Switched(OnUpgrade),
+    /// The client's mistake, answered here: a body over the limit (413), or broken by the client (400).
+    ClientError,
+    /// The back's own 502: the origin could not be reached or failed before its response head.
+    BadGateway,
+}
 
 /// The origin and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Forwarder {
-    client: Client<HttpConnector, LimitedBody>,
+    client: Client<HttpConnector, RequestBody>,
     origin: SocketAddr,
-    /// `LimitRequestBody`, in bytes.
-    max_body_bytes: u64,
+    /// `LimitRequestBody`, in bytes; `None` = unlimited.
+    body_limit: Option<u64>,
 }
 
 impl Forwarder {
-    /// A forwarder to `origin` with an empty pool, refusing request bodies over `max_body_bytes`.
-    pub(crate) fn new(origin: SocketAddr, max_body_bytes: u64) -> Self {
+    /// A forwarder to `origin` with an empty pool, refusing request bodies over `body_limit`.
+    pub(crate) fn new(origin: SocketAddr, body_limit: Option<u64>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             client,
             origin,
-            max_body_bytes,
+            body_limit,
         }
     }
 
-    /// Sends `request` (received from `peer`) to the origin; the origin's response, or a 502.
+    /// Sends `request` (received from `peer`) to the origin; the origin's response, or the back's own answer.
     pub(crate) async fn forward(
         &self,
         request: Request<Incoming>,
         peer: SocketAddr,
-    ) -> Response<ProxyBody> {
+    ) -> (Response<ProxyBody>, Outcome) {
         let (mut parts, body) = request.into_parts();
-        let Ok(body) = body_limit::limit(body, self.max_body_bytes) else {
-            tracing::debug!(
-                limit = self.max_body_bytes,
-                "request body announced over the limit: 413"
-            );
-            return body_limit::payload_too_large();
+        let body = match body_limit::limit(body, self.body_limit) {
+            Ok(body) => body,
+            Err(too_large) => {
+                tracing::debug!(%too_large, "request body announced over the limit: 413");
+                return (body_limit::payload_too_large(), Outcome::ClientError);
+            }
         };
+        let watch = BodyWatch::default();
+        let body = RequestBody::new(body, watch.clone());
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let uri = match Uri::builder()
             .scheme("http")
@@ -68,31 +85,56 @@ impl Forwarder {
             Ok(uri) => uri,
             Err(error) => {
                 tracing::debug!(%error, "cannot build the origin URI");
-                return bad_gateway();
+                return (bad_gateway(), Outcome::BadGateway);
             }
         };
+        let upgrade = hop_by_hop::upgrade_protocol(&parts.headers);
         hop_by_hop::strip(&mut parts.headers);
+        if let Some(protocol) = upgrade {
+            hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+        }
         add_forwarded(&mut parts.headers, peer);
         parts.uri = uri;
         parts.version = Version::HTTP_11;
         let method = parts.method.clone();
         match self.client.request(Request::from_parts(parts, body)).await {
-            Ok(response) => {
+            Ok(mut response) => {
+                let switched = (response.status() == StatusCode::SWITCHING_PROTOCOLS)
+                    .then(|| hyper::upgrade::on(&mut response));
                 let (mut parts, body) = response.into_parts();
+                let protocol = parts.headers.get(header::UPGRADE).cloned();
                 hop_by_hop::strip(&mut parts.headers);
                 parts.version = Version::HTTP_11;
-                Response::from_parts(parts, body.map_err(BoxError::from).boxed())
+                let outcome = match (switched, protocol) {
+                    (Some(upgrade), Some(protocol)) => {
+                        hop_by_hop::restore_upgrade(&mut parts.headers, protocol);
+                        Outcome::Switched(upgrade)
+                    }
+                    _ => Outcome::Proxied,
+                };
+                let response = Response::from_parts(parts, body.map_err(BoxError::from).boxed());
+                (response, outcome)
             }
             Err(error) if body_limit::is_exceeded(&error) => {
-                tracing::debug!(limit = self.max_body_bytes, %method, "request body grew over the limit: origin request aborted, 413");
-                body_limit::payload_too_large()
+                tracing::debug!(limit = ?self.body_limit, %method, "request body grew over the limit: origin request aborted, 413");
+                (body_limit::payload_too_large(), Outcome::ClientError)
+            }
+            Err(error) if watch.client_failed() => {
+                tracing::debug!(%error, %method, "the client's request body broke: origin request aborted, 400");
+                (bad_request_body(), Outcome::ClientError)
             }
             Err(error) => {
                 tracing::debug!(%error, %method, origin = %self.origin, "origin failed; answering 502");
-                bad_gateway()
+                (bad_gateway(), Outcome::BadGateway)
             }
         }
     }
+}
+
+/// Apache's 400 for a request body whose framing broke, closing the connection: what follows cannot be read
+/// as a next request.
+fn bad_request_body() -> Response<ProxyBody> {
+    body::local(LocalResponse::apache(StatusCode::BAD_REQUEST, "Bad Request").closing())
 }
 
 /// `Host` moves to `X-Forwarded-Host` (the origin's authority is in the URI), and `peer` is appended to

@@ -4,8 +4,9 @@
 //! Modules, in the order a connection meets them: `connection` (one front connection's life cycle and its
 //! idle deadline), `observed_stream` and `tracked_body` (what tells the connection it is busy or idle,
 //! recorded in `activity`), `service` (one request: count, forward, `Connection: close` when it is the last),
-//! `forward` (the origin client pool, `Host` and `X-Forwarded-*`), `body_limit` (`LimitRequestBody`, 413),
-//! `body` (the body types and the answers made here), `deadline` (request and keep-alive timeouts, sweep
+//! `forward` (the origin client pool, `Host` and `X-Forwarded-*`, what a failure is), `request_body` (the
+//! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
+//! `body` (the body types and the answers made here), `tunnel` (`Upgrade` pass-through after a `101`), `deadline` (request and keep-alive timeouts, sweep
 //! ticks), `close` (the three close modes on the raw socket), `stats`. The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
 //! crate's.
@@ -19,9 +20,11 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
+mod request_body;
 mod service;
 mod stats;
 mod tracked_body;
+mod tunnel;
 
 pub use config::{BackConfig, CloseMode};
 
@@ -60,6 +63,39 @@ pub struct BackStats {
     /// Connections answered `408` and closed because a request head was not complete within
     /// `header_read_timeout`.
     pub header_read_timeouts: u64,
+    /// Requests answered as the client's mistake, never as a 502: refused by the request rules (Host,
+    /// Transfer-Encoding, CONNECT, TRACE: 400, 405; Apache's limits: 414, 400), a body over
+    /// `LimitRequestBody` (413), a body whose framing broke or that was cut short (400, or a close when the
+    /// client is gone).
+    pub client_errors: u64,
+    /// 502s the back made itself: the origin could not be reached or failed before its response head.
+    pub bad_gateways: u64,
+    /// Upgrades passed through (the origin's `101`, then a byte tunnel): tunnels opened.
+    pub tunnels: u64,
+    /// Tunnels ended because nothing moved either way for `request_timeout` (Apache's `Timeout`).
+    pub tunnel_idle_timeouts: u64,
+    /// Tunnels ended by both sides closing, or by a failure.
+    pub tunnels_closed: u64,
+}
+
+impl std::ops::Add for BackStats {
+    type Output = BackStats;
+
+    /// Field by field: the counters of several back instances (a pool's members) as one.
+    fn add(self, more: BackStats) -> BackStats {
+        BackStats {
+            connections: self.connections + more.connections,
+            requests: self.requests + more.requests,
+            keepalive_timeouts: self.keepalive_timeouts + more.keepalive_timeouts,
+            max_requests_closes: self.max_requests_closes + more.max_requests_closes,
+            header_read_timeouts: self.header_read_timeouts + more.header_read_timeouts,
+            client_errors: self.client_errors + more.client_errors,
+            bad_gateways: self.bad_gateways + more.bad_gateways,
+            tunnels: self.tunnels + more.tunnels,
+            tunnel_idle_timeouts: self.tunnel_idle_timeouts + more.tunnel_idle_timeouts,
+            tunnels_closed: self.tunnels_closed + more.tunnels_closed,
+        }
+    }
 }
 
 /// What every connection task of one back tier shares.
@@ -69,6 +105,8 @@ pub(crate) struct Shared {
     pub(crate) policy: IdlePolicy,
     pub(crate) forwarder: Forwarder,
     pub(crate) stats: Counters,
+    /// What is refused before anything goes to the origin.
+    pub(crate) rules: wire::refusal::RequestRules,
     /// Closes land on their deadline to well under a millisecond, as Apache's do (see `precise_timer`).
     pub(crate) timer: Option<precise_timer::PreciseTimer>,
 }
@@ -93,7 +131,8 @@ impl KeepAliveProxy {
         let started_at = tokio::time::Instant::now();
         let shared = Arc::new(Shared {
             policy: IdlePolicy::new(&config, started_at),
-            forwarder: Forwarder::new(origin, config.max_body_bytes),
+            forwarder: Forwarder::new(origin, config.body_limit()),
+            rules: config.request_rules(),
             config,
             stats: Counters::default(),
             timer: precise_timer::PreciseTimer::start(),

@@ -1,5 +1,6 @@
-//! One request on one front connection: count it, forward it, and decide whether its response ends the
-//! connection. The N-th response of a connection (`MaxKeepAliveRequests N`), and every response with
+//! One request on one front connection: count it, refuse it when the request rules say so
+//! (`wire::refusal`: Host, Transfer-Encoding, CONNECT, TRACE, Apache's head limits), forward it, count what
+//! became of it, and decide whether its response ends the connection. The N-th response of a connection (`MaxKeepAliveRequests N`), and every response with
 //! `KeepAlive Off`, carries `Connection: close`; hyper then closes the connection once it is written, as
 //! Apache does. The response body is wrapped so the connection learns when the response ended (its idle
 //! time starts there). This module owns the per-request decisions, not the connection's timers.
@@ -14,9 +15,14 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use hyper::body::Incoming;
 
+use wire::local::Style;
+
 use crate::Shared;
 use crate::activity::Activity;
+use crate::body;
+use crate::forward::Outcome;
 use crate::tracked_body::TrackedBody;
+use crate::tunnel::TunnelSlot;
 
 /// The hyper service of one front connection.
 #[derive(Debug, Clone)]
@@ -24,14 +30,22 @@ pub(crate) struct RequestService {
     shared: Arc<Shared>,
     activity: Arc<Activity>,
     peer: SocketAddr,
+    /// Where a `101`'s origin side waits for the connection task.
+    tunnel: TunnelSlot,
 }
 
 impl RequestService {
-    pub(crate) fn new(shared: Arc<Shared>, activity: Arc<Activity>, peer: SocketAddr) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        activity: Arc<Activity>,
+        peer: SocketAddr,
+        tunnel: TunnelSlot,
+    ) -> Self {
         Self {
             shared,
             activity,
             peer,
+            tunnel,
         }
     }
 
@@ -55,7 +69,23 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         let last = self.is_last(number);
         let this = self.clone();
         Box::pin(async move {
-            let response = this.shared.forwarder.forward(request, this.peer).await;
+            let mut request = request;
+            let (response, outcome) = match this.shared.rules.apply(&mut request) {
+                Err(refusal) => {
+                    tracing::debug!(peer = %this.peer, %refusal, "request refused");
+                    (
+                        body::local(refusal.answer(Style::ApacheHtml)),
+                        Outcome::ClientError,
+                    )
+                }
+                Ok(()) => this.shared.forwarder.forward(request, this.peer).await,
+            };
+            match outcome {
+                Outcome::Proxied => {}
+                Outcome::Switched(upgrade) => this.tunnel.put(upgrade),
+                Outcome::ClientError => this.shared.stats.client_error(),
+                Outcome::BadGateway => this.shared.stats.bad_gateway(),
+            }
             let (mut parts, body) = response.into_parts();
             if last {
                 parts

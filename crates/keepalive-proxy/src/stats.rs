@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wire::tunnel::TunnelEnd;
+
 use crate::BackStats;
 
 /// Live counters behind [`BackStats`].
@@ -12,6 +14,11 @@ pub(crate) struct Counters {
     keepalive_timeouts: AtomicU64,
     max_requests_closes: AtomicU64,
     header_read_timeouts: AtomicU64,
+    client_errors: AtomicU64,
+    bad_gateways: AtomicU64,
+    tunnels: AtomicU64,
+    tunnel_idle_timeouts: AtomicU64,
+    tunnels_closed: AtomicU64,
 }
 
 impl Counters {
@@ -35,6 +42,26 @@ impl Counters {
         self.header_read_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn client_error(&self) {
+        self.client_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bad_gateway(&self) {
+        self.bad_gateways.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tunnel_opened(&self) {
+        self.tunnels.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tunnel_end(&self, end: TunnelEnd) {
+        let counter = match end {
+            TunnelEnd::IdleTimeout => &self.tunnel_idle_timeouts,
+            TunnelEnd::Closed | TunnelEnd::Failed => &self.tunnels_closed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What was counted so far.
     pub(crate) fn snapshot(&self) -> BackStats {
         BackStats {
@@ -43,6 +70,11 @@ impl Counters {
             keepalive_timeouts: self.keepalive_timeouts.load(Ordering::Relaxed),
             max_requests_closes: self.max_requests_closes.load(Ordering::Relaxed),
             header_read_timeouts: self.header_read_timeouts.load(Ordering::Relaxed),
+            client_errors: self.client_errors.load(Ordering::Relaxed),
+            bad_gateways: self.bad_gateways.load(Ordering::Relaxed),
+            tunnels: self.tunnels.load(Ordering::Relaxed),
+            tunnel_idle_timeouts: self.tunnel_idle_timeouts.load(Ordering::Relaxed),
+            tunnels_closed: self.tunnels_closed.load(Ordering::Relaxed),
         }
     }
 }

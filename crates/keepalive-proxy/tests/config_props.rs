@@ -17,7 +17,12 @@ const KEYS: &[&str] = &[
     "request_timeout",
     "header_read_timeout",
     "max_header_bytes",
+    "limit_request_body",
     "max_body_bytes",
+    "limit_request_line",
+    "limit_request_field_size",
+    "limit_request_fields",
+    "allow_trace",
     "max_connections",
 ];
 
@@ -94,7 +99,7 @@ proptest! {
         ))
         .expect("well-typed values parse");
         prop_assert_eq!(config.header_read_timeout, Duration::from_millis(header_read_ms));
-        prop_assert_eq!(config.max_body_bytes, max_body_bytes);
+        prop_assert_eq!(config.limit_request_body, max_body_bytes);
         prop_assert_eq!(config.max_connections, max_connections as usize);
         prop_assert_eq!(config.close, close.1);
     }

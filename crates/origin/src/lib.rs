@@ -5,13 +5,15 @@
 //!
 //! This module owns the origin's life cycle (start, address, counters, stop). The per-connection HTTP work is in
 //! `service`, the faults' raw socket work in `fault`, what their connections share (counters, the latency wait on
-//! `precise_timer`) in `state`, the application-error draw in `error_draw`; the knobs are in `config`.
+//! `precise_timer`) in `state`, the application-error draw in `error_draw`, the WebSocket echo endpoint (any
+//! request with `Upgrade: websocket`) in `websocket`; the knobs are in `config`.
 
 mod config;
 mod error_draw;
 mod fault;
 mod service;
 mod state;
+mod websocket;
 
 pub use config::{OriginConfig, OriginFault};
 pub use state::REQUEST_NUMBER_HEADER;

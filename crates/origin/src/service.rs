@@ -39,7 +39,8 @@ pub(crate) async fn serve_connection(
     let service = service_fn(move |request| answer(request, Arc::clone(&state)));
     let connection = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     let mut connection = std::pin::pin!(connection);
     let outcome = tokio::select! {
         outcome = connection.as_mut() => outcome,
@@ -63,9 +64,13 @@ pub(crate) async fn serve_connection(
 /// Drains the request body, waits the latency, then answers with the configured status and body (or, when the
 /// error draw fails a non-probe request, the error status).
 async fn answer(
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     state: Arc<OriginState>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    if crate::websocket::is_upgrade(&request) {
+        state.count_request(false);
+        return Ok(crate::websocket::accept(&mut request));
+    }
     let probe = request
         .headers()
         .get_all(USER_AGENT)

@@ -8,12 +8,24 @@
 //!   for a socket hyper no longer owns;
 //! - [`body_size`]: the request body limit, checked on the announced `Content-Length` before a byte is read
 //!   and on the bytes as they come;
-//! - [`error_chain`]: walking an error's `source()` chain.
+//! - [`error_chain`]: walking an error's `source()` chain;
+//! - [`refusal`]: the request rules applied before anything is forwarded, and the one [`refusal::Refusal`]
+//!   enum of why a request is refused: [`method`] (CONNECT, TRACE), [`limits`] (Apache's head limits),
+//!   [`host`] (RFC 9112 §3.2, §3.2.2), [`transfer_encoding`] (one `chunked` only).
 //!
-//! This crate holds rules only: no sockets, no runtime, no counters. Each tier decides where to apply them.
+//! - [`tunnel`]: the byte tunnel of an upgraded connection (WebSocket), with the tier's idle timeout.
+//!
+//! Besides the tunnel, this crate holds rules only: no sockets, no counters. Each tier decides where to apply
+//! them.
 
 pub mod body_size;
 pub mod error_chain;
 pub mod forwarded;
 pub mod hop_by_hop;
+pub mod host;
+pub mod limits;
 pub mod local;
+pub mod method;
+pub mod refusal;
+pub mod transfer_encoding;
+pub mod tunnel;

@@ -81,24 +81,12 @@ impl ChainAccount {
     }
 }
 
-/// `total` with `more` added, field by field.
+/// `total` with `more` added (the link crate sums its own fields).
 pub(super) fn add_link(total: Option<LinkStats>, more: LinkStats) -> Option<LinkStats> {
-    let total = total.unwrap_or_default();
-    Some(LinkStats {
-        connections: total.connections + more.connections,
-        resets_injected: total.resets_injected + more.resets_injected,
-        blackholed: total.blackholed + more.blackholed,
-    })
+    Some(total.unwrap_or_default() + more)
 }
 
-/// `total` with `more` added, field by field.
+/// `total` with `more` added (the back crate sums its own fields).
 pub(super) fn add_back(total: Option<BackStats>, more: BackStats) -> Option<BackStats> {
-    let total = total.unwrap_or_default();
-    Some(BackStats {
-        connections: total.connections + more.connections,
-        requests: total.requests + more.requests,
-        keepalive_timeouts: total.keepalive_timeouts + more.keepalive_timeouts,
-        max_requests_closes: total.max_requests_closes + more.max_requests_closes,
-        header_read_timeouts: total.header_read_timeouts + more.header_read_timeouts,
-    })
+    Some(total.unwrap_or_default() + more)
 }

@@ -25,6 +25,8 @@ enum Back {
 /// One path from the front's pool to the origin.
 pub struct Member {
     addr: SocketAddr,
+    /// The back itself, past the front_back link (None without a back tier).
+    back_addr: Option<SocketAddr>,
     front_back: Option<Link>,
     back: Option<Back>,
     back_origin: Option<Link>,
@@ -57,6 +59,7 @@ impl Member {
         };
         let front_back = start_link("front_back", scenario.link.front_back.as_ref(), hop).await?;
         Ok(Self {
+            back_addr: back.is_some().then_some(hop),
             addr: through(front_back.as_ref(), hop),
             front_back,
             back,
@@ -67,6 +70,11 @@ impl Member {
     /// Where the front reaches this member.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The back tier's own address, for direct connections that bypass the link (the probe's).
+    pub fn back_addr(&self) -> Option<SocketAddr> {
+        self.back_addr
     }
 
     /// The real back's process id.

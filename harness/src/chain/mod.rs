@@ -37,6 +37,9 @@ use links::loopback;
 /// The running tiers of one scenario.
 pub struct Chain {
     front: Front,
+    /// More fronts of the same kind in front of the same members, each with its own upstream pool
+    /// ([`Chain::add_fronts`]).
+    extra_fronts: Vec<Front>,
     members: Vec<Member>,
     origin: Origin,
     front_kind: FrontKind,
@@ -63,6 +66,7 @@ impl Chain {
         let front_tier = Front::start(front, scenario, &hops).await?;
         Ok(Self {
             front: front_tier,
+            extra_fronts: Vec::new(),
             members,
             origin,
             front_kind: front,
@@ -80,11 +84,55 @@ impl Chain {
         self.front.addr()
     }
 
+    /// Starts `count` more fronts of the chain's kind in front of the same members, with the scenario's
+    /// `[front]`: each keeps an upstream pool of its own, which is what the probe's streams need. Their counters
+    /// are not added to the account.
+    pub async fn add_fronts(
+        &mut self,
+        scenario: &Scenario,
+        count: usize,
+    ) -> Result<(), ChainError> {
+        let hops: Vec<SocketAddr> = self.members.iter().map(Member::addr).collect();
+        for _ in 0..count {
+            self.extra_fronts
+                .push(Front::start(self.front_kind, scenario, &hops).await?);
+        }
+        Ok(())
+    }
+
+    /// Every front's address: the chain's own first, then those of [`Chain::add_fronts`].
+    pub fn front_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(&self.front)
+            .chain(&self.extra_fronts)
+            .map(Front::addr)
+            .collect()
+    }
+
+    /// Per member: the back's own address and the address the front reaches it by (through the front_back link
+    /// when there is one); `None` for a member without a back tier.
+    pub fn back_paths(&self) -> Vec<Option<(SocketAddr, SocketAddr)>> {
+        self.members
+            .iter()
+            .map(|member| member.back_addr().map(|back| (back, member.addr())))
+            .collect()
+    }
+
+    /// The front's kind.
+    pub fn front_kind(&self) -> FrontKind {
+        self.front_kind
+    }
+
+    /// The back's kind.
+    pub fn back_kind(&self) -> BackKind {
+        self.back_kind
+    }
+
     /// The process ids of the real servers in the chain (front first), for checks that they are gone.
     pub fn server_pids(&self) -> Vec<u32> {
         self.front
             .pid()
             .into_iter()
+            .chain(self.extra_fronts.iter().filter_map(Front::pid))
             .chain(self.members.iter().filter_map(Member::pid))
             .collect()
     }
@@ -94,6 +142,11 @@ impl Chain {
     pub async fn stop(self) -> Result<ChainAccount, ChainError> {
         let mut account = ChainAccount::new(self.front_kind, self.back_kind);
         let front = self.front.stop(&mut account).await;
+        for extra in self.extra_fronts {
+            // Their counters are the probe's business, not the run's account.
+            let mut discarded = ChainAccount::new(self.front_kind, self.back_kind);
+            let _ = extra.stop(&mut discarded).await;
+        }
         for member in self.members {
             member.stop(&mut account).await;
         }

@@ -7,14 +7,15 @@
 //!    sent after a controlled idle age (`stream.rs`);
 //! 5. failures per age bin, the verdict and the largest safe front idle timeout (`verdict.rs`).
 //!
-//! This module measures against addresses it is given; standing the chain (and a front per stream) up is the
-//! chain model's job, printing the answer the report's.
+//! Steps 1–5 measure against addresses they are given; `subject.rs` is the one part that knows the chain model
+//! (it stands the scenario's chain up with a front per stream). Printing the answer is the report's.
 
 mod close_time;
 mod exchange;
 mod result;
 mod round_trip;
 mod stream;
+mod subject;
 mod verdict;
 mod window;
 
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use close_time::{CloseKind, CloseSample, CloseTime, measure_close};
 pub use result::ProbeResult;
 pub use round_trip::measure_round_trip;
+pub use subject::{ProbeRunError, probe_scenario};
 pub use verdict::{BinFindings, Findings, ProbeRecord, judge, zero_failure_bound};
 pub use window::{AgeBin, FRONT_IDLE_GUARD, Window, WindowInputs, plan};
 

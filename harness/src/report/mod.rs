@@ -8,5 +8,5 @@ mod table;
 
 pub use charts::{causes_chart, latency_chart, race_window_chart};
 pub use html::{ReportInput, escape, html_report};
-pub use probe_table::probe_table;
+pub use probe_table::{probe_page, probe_table};
 pub use table::{comparison_table, run_table, sweep_table};

@@ -134,3 +134,94 @@ pub fn probe_table(result: &ProbeResult) -> String {
     );
     out
 }
+
+/// The probe's page: the text answer and a chart of P(failure) per idle-age bin with its 95 % interval, the
+/// back's measured close and the front's idle timeout drawn as vertical lines. Self-contained XHTML.
+pub fn probe_page(title: &str, result: &ProbeResult) -> String {
+    let chart = match probe_chart(result) {
+        Ok(svg) => svg
+            .strip_prefix("<?xml")
+            .and_then(|rest| rest.split_once("?>"))
+            .map_or(svg.clone(), |(_, body)| body.trim_start().to_owned()),
+        Err(error) => format!("<p>chart: {}</p>", super::escape(&error)),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
+         <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;}}\
+         pre{{background:#f4f4f4;padding:1em;white-space:pre-wrap;}}svg{{max-width:100%;height:auto;}}</style>\n\
+         </head>\n<body>\n<h1>{title}</h1>\n<pre>{table}</pre>\n<figure>\n{chart}\n<figcaption>P(failure) per \
+         upstream idle age, 95 % Wilson intervals; the back's measured close (red) and the front's idle timeout \
+         (blue)</figcaption>\n</figure>\n</body>\n</html>\n",
+        table = super::escape(&probe_table(result)),
+    )
+}
+
+fn probe_chart(result: &ProbeResult) -> Result<String, String> {
+    use plotters::prelude::*;
+    let failed = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    let probe = &result.probe;
+    let bins = &probe.findings.bins;
+    let close = probe.back_close.median_ms();
+    let mut low = bins.first().map_or(0.0, |b| b.from_ms).min(close);
+    let mut high = bins.last().map_or(1.0, |b| b.to_ms).max(close);
+    if let Some(idle) = probe.front_idle_timeout_ms
+        && idle < high * 1.5
+    {
+        low = low.min(idle);
+        high = high.max(idle);
+    }
+    let pad = ((high - low) * 0.05).max(0.1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!(
+                    "probe: P(failure) vs upstream idle age (front {} → back {})",
+                    result.front, result.back
+                ),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((low - pad)..(high + pad), 0.0..1.0)
+            .map_err(|e| failed(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("upstream idle age before the request (ms)")
+            .y_desc("P(failure)")
+            .draw()
+            .map_err(|e| failed(&e))?;
+        chart
+            .draw_series(bins.iter().map(|b| {
+                let centre = (b.from_ms + b.to_ms) / 2.0;
+                let rate = if b.sent == 0 {
+                    0.0
+                } else {
+                    b.failures as f64 / b.sent as f64
+                };
+                ErrorBar::new_vertical(centre, b.ci_low, rate, b.ci_high, BLACK.filled(), 6)
+            }))
+            .map_err(|e| failed(&e))?;
+        chart
+            .draw_series(LineSeries::new(
+                [(close, 0.0), (close, 1.0)],
+                RED.stroke_width(2),
+            ))
+            .map_err(|e| failed(&e))?;
+        if let Some(idle) = probe.front_idle_timeout_ms
+            && idle <= high + pad
+        {
+            chart
+                .draw_series(LineSeries::new(
+                    [(idle, 0.0), (idle, 1.0)],
+                    BLUE.stroke_width(2),
+                ))
+                .map_err(|e| failed(&e))?;
+        }
+        root.present().map_err(|e| failed(&e))?;
+    }
+    Ok(svg)
+}

@@ -488,3 +488,40 @@ pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> (Answer, RawConn) {
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |entries| entries.count())
 }
+
+/// A WebSocket opening handshake (RFC 6455 §1.3's example key) for `path`.
+pub const WEBSOCKET_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+/// The `Sec-WebSocket-Accept` for [`WEBSOCKET_KEY`].
+pub const WEBSOCKET_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+pub fn websocket_handshake(path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nhost: gateway.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+         sec-websocket-key: {WEBSOCKET_KEY}\r\nsec-websocket-version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A masked client frame with FIN set.
+pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x80 | opcode, 0x80 | u8::try_from(payload.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, byte)| byte ^ mask[i % 4]),
+    );
+    frame
+}
+
+/// Reads one unmasked server frame with a short payload: (first byte, payload).
+pub async fn server_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    within(stream.read_exact(&mut head)).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+    within(stream.read_exact(&mut payload)).await.unwrap();
+    (head[0], payload)
+}

@@ -27,7 +27,7 @@ async fn chain(config: BackConfig) -> (KeepAliveProxy, Origin) {
 
 fn limits() -> BackConfig {
     BackConfig {
-        max_body_bytes: MAX_BODY,
+        limit_request_body: MAX_BODY,
         max_header_bytes: MAX_HEAD,
         ..BackConfig::default()
     }

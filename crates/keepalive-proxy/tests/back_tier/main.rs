@@ -4,8 +4,11 @@
 
 mod bad_input;
 mod chain;
+mod client_error_props;
 mod idle_close;
 mod proxying;
+mod request_hygiene;
 #[path = "../support/mod.rs"]
 mod support;
 mod sweep;
+mod websocket;

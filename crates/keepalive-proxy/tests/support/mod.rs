@@ -250,3 +250,45 @@ impl RawClient {
         bounded("next read", self.stream.read(&mut chunk)).await
     }
 }
+
+/// RFC 6455 §1.3's example key, and its `Sec-WebSocket-Accept`.
+pub const WEBSOCKET_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub const WEBSOCKET_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// A WebSocket opening handshake for `path`.
+pub fn websocket_handshake(path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+         sec-websocket-key: {WEBSOCKET_KEY}\r\nsec-websocket-version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A masked client frame with FIN set and a short payload.
+pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let length = u8::try_from(payload.len()).expect("short payload");
+    let mut frame = vec![0x80 | opcode, 0x80 | length];
+    frame.extend_from_slice(&mask);
+    frame.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, byte)| byte ^ mask[i % 4]),
+    );
+    frame
+}
+
+/// Reads one unmasked server frame with a short payload: (first byte, payload).
+pub async fn server_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    bounded("frame head", stream.read_exact(&mut head))
+        .await
+        .expect("frame head");
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+    bounded("frame payload", stream.read_exact(&mut payload))
+        .await
+        .expect("frame payload");
+    (head[0], payload)
+}
