@@ -1,7 +1,8 @@
 //! The gateway's `/metrics` (Prometheus text format) scraped during a keep-alive race run: origin → back
 //! (KeepAliveTimeout 40 ms) → 3 ms link → gateway, clients idling about 40 ms between requests. Scrapes
 //! answer while the load runs, and the scrape after it finds the run's own counts: requests, responses by
-//! status and 502 by cause as the run's JSON has them, upstream connections and reuse as the gateway's stats.
+//! status and 502 by cause as the run's JSON has them; upstream connections, reuse, the idle-age histogram
+//! and keep-alive closes as the gateway's own stats and pool counters.
 
 mod support;
 
@@ -165,6 +166,38 @@ async fn a_scrape_finds_the_counts_of_the_run() {
         stats.reused_requests
     );
     assert_eq!(sample(&after, "badgateway_retries_total"), stats.retries);
+    assert_eq!(
+        sample(&after, "badgateway_upstream_idle_age_seconds_count"),
+        stats.reused_requests,
+        "one idle age per reused request: {after}"
+    );
+    assert!(stats.reused_requests > 0, "the idle gaps reuse connections");
+    assert_eq!(
+        sample(
+            &after,
+            "badgateway_upstream_idle_age_seconds_bucket{le=\"+Inf\"}"
+        ),
+        stats.reused_requests,
+        "{after}"
+    );
+    let pool = front.pool_stats();
+    assert_eq!(
+        sample(&after, "badgateway_keepalive_closes_total{kind=\"closed\"}"),
+        pool.discarded_closed,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "badgateway_keepalive_closes_total{kind=\"refused-checkin\"}"
+        ),
+        pool.refused_checkins,
+        "{after}"
+    );
+    assert!(
+        after.contains("badgateway_pool_idle_connections "),
+        "{after}"
+    );
     assert_eq!(
         sample(
             &after,

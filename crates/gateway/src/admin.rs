@@ -38,7 +38,8 @@ use listener::{BindError, ServerHandle, ShutdownSignal};
 use tokio::net::TcpStream;
 
 use crate::health::Health;
-use crate::metrics::{METRICS_CONTENT_TYPE, METRICS_PATH};
+use crate::metrics::{METRICS_CONTENT_TYPE, METRICS_PATH, Scrape};
+use crate::pool::UpstreamPool;
 use crate::stats::Stats;
 
 /// The health report's path.
@@ -54,6 +55,7 @@ const MAX_ADMIN_CONNECTIONS: usize = 16;
 struct AdminState {
     health: Arc<Health>,
     stats: Arc<Stats>,
+    pool: UpstreamPool,
 }
 
 /// Binds `addr` and serves the admin endpoint until the returned handle is stopped.
@@ -61,8 +63,13 @@ pub(crate) async fn start(
     addr: SocketAddr,
     health: Arc<Health>,
     stats: Arc<Stats>,
+    pool: UpstreamPool,
 ) -> Result<ServerHandle, BindError> {
-    let state = AdminState { health, stats };
+    let state = AdminState {
+        health,
+        stats,
+        pool,
+    };
     let server = listener::serve(
         addr,
         listener::ConnectionLimit::new(MAX_ADMIN_CONNECTIONS),
@@ -137,7 +144,13 @@ fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes
 
 /// The Prometheus scrape.
 fn metrics(state: &AdminState) -> Response<Full<Bytes>> {
-    match crate::metrics::render(&state.stats.snapshot(), &state.health.report()) {
+    let scrape = Scrape {
+        stats: state.stats.snapshot(),
+        idle_ages: state.stats.idle_ages(),
+        pool: state.pool.stats(),
+        health: state.health.report(),
+    };
+    match crate::metrics::render(scrape) {
         Ok(text) => {
             let mut response = Response::new(Full::new(Bytes::from(text)));
             response

@@ -182,7 +182,9 @@ impl Gateway {
         );
         let stats = Arc::new(Stats::default());
         let admin = match config.admin_listen {
-            Some(addr) => Some(admin::start(addr, health.clone(), stats.clone()).await?),
+            Some(addr) => {
+                Some(admin::start(addr, health.clone(), stats.clone(), pool.clone()).await?)
+            }
             None => None,
         };
         let client_limits = server::ClientLimits {

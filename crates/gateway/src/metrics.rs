@@ -12,19 +12,51 @@
 //! | `badgateway_retries_total` | counter | |
 //! | `badgateway_truncated_responses_total` | counter | |
 //! | `badgateway_client_errors_total` | counter | |
+//! | `badgateway_upstream_idle_age_seconds` | histogram | (how long each reused connection had been idle) |
+//! | `badgateway_pool_idle_connections` | gauge | (idle upstream connections in the pool now) |
+//! | `badgateway_keepalive_closes_total` | counter | `kind`: `expired` (too old at checkout), `closed` (the backend's FIN/RST seen first), `reaped` (idle_timeout), `refused-checkin` (`Connection: close`, request limit, pool full) |
 //! | `badgateway_backend_healthy` | gauge | `member` (1 healthy, 0 unhealthy) |
 //! | `badgateway_backend_probe_failures` | gauge | `member` (consecutive failed probes) |
 //!
 //! This module only formats; it counts nothing and serves nothing (the admin module does).
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::health::HealthState;
-use crate::{Cause, GatewayStats, HealthReport};
+use crate::stats::IdleAgeSnapshot;
+use crate::{Cause, GatewayStats, HealthReport, PoolStats};
+
+/// Everything one scrape reads, taken at once by the admin endpoint.
+pub(crate) struct Scrape {
+    pub(crate) stats: GatewayStats,
+    pub(crate) idle_ages: IdleAgeSnapshot,
+    pub(crate) pool: PoolStats,
+    pub(crate) health: HealthReport,
+}
+
+/// The idle-age histogram, already aggregated by the counters: encoded as a Prometheus histogram.
+#[derive(Debug)]
+struct IdleAgeHistogram(IdleAgeSnapshot);
+
+impl TypedMetric for IdleAgeHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for IdleAgeHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum_s, self.0.count, &self.0.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
 
 /// The path of the metrics.
 pub const METRICS_PATH: &str = "/metrics";
@@ -63,7 +95,13 @@ fn gauges<'a>(
 }
 
 /// The text of one scrape.
-pub fn render(stats: &GatewayStats, health: &HealthReport) -> Result<String, std::fmt::Error> {
+pub(crate) fn render(scrape: Scrape) -> Result<String, std::fmt::Error> {
+    let Scrape {
+        stats,
+        idle_ages,
+        pool,
+        health,
+    } = scrape;
     let mut registry = Registry::with_prefix("badgateway");
     registry.register(
         "requests",
@@ -113,6 +151,32 @@ pub fn render(stats: &GatewayStats, health: &HealthReport) -> Result<String, std
         "client_errors",
         "Client mistakes answered locally (4xx, never 502)",
         counter(stats.client_errors),
+    );
+    registry.register(
+        "upstream_idle_age_seconds",
+        "How long each reused upstream connection had been idle",
+        IdleAgeHistogram(idle_ages),
+    );
+    let idle_now = Gauge::<i64>::default();
+    idle_now.set(i64::try_from(pool.idle).unwrap_or(i64::MAX));
+    registry.register(
+        "pool_idle_connections",
+        "Idle upstream connections in the pool",
+        idle_now,
+    );
+    registry.register(
+        "keepalive_closes",
+        "Upstream keep-alive connections given up, by kind",
+        counters(
+            "kind",
+            [
+                ("expired", pool.discarded_expired),
+                ("closed", pool.discarded_closed),
+                ("reaped", pool.reaped),
+                ("refused-checkin", pool.refused_checkins),
+            ]
+            .map(|(kind, n)| (kind.to_owned(), n)),
+        ),
     );
     registry.register(
         "backend_healthy",
