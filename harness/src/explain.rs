@@ -1,12 +1,27 @@
 //! `badgateway explain`: for each 502 cause seen, what happened on the wire and what an operator should check,
-//! grouped the way the Application Gateway troubleshooting guide groups them.
+//! grouped the way the Application Gateway troubleshooting guide groups them; the responses the gateway cut
+//! short after their head (not 502s, but failures the clients saw); and, for a real front (nginx, HAProxy),
+//! its own account of its upstream failures, read from its log, instead of a bare "read its error log".
+//! It reads results; it does not read files (the command does).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use gateway::Cause;
+use serde::Deserialize;
 
+use crate::real::errorlog::LogCause;
 use crate::record::CauseKey;
 use crate::result::RunResult;
+
+/// A real front's own account of a run, as `real run --json` writes it beside the result contract.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct FrontAccount {
+    /// The front tier (`nginx`, `haproxy`, `ours`).
+    pub front: String,
+    /// Its upstream failures by cause: log causes ([`LogCause::name`]) or our gateway's cause names.
+    pub front_causes: BTreeMap<String, u64>,
+}
 
 /// The explanation of one cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,25 +137,98 @@ pub fn explain(cause: Cause) -> Explanation {
     }
 }
 
+/// The real fronts' accounts in a result document (`real run` or `real compare --json`), by the scenario
+/// name of their run; empty for a result of our own chain, which has none.
+pub fn front_accounts(document: &serde_json::Value) -> BTreeMap<String, FrontAccount> {
+    let runs = match document.get("cells").and_then(serde_json::Value::as_array) {
+        Some(cells) => cells.iter().collect(),
+        None => vec![document],
+    };
+    runs.into_iter()
+        .filter_map(|run| {
+            let scenario = run.get("scenario")?.as_str()?.to_owned();
+            let account = FrontAccount::deserialize(run).ok()?;
+            Some((scenario, account))
+        })
+        .collect()
+}
+
+/// Every log cause, to find one by name.
+const LOG_CAUSES: [LogCause; 5] = [
+    LogCause::UpstreamClosed,
+    LogCause::UpstreamReset,
+    LogCause::UpstreamTimeout,
+    LogCause::ConnectRefused,
+    LogCause::Other,
+];
+
+/// What a real front's log cause means, and which of our causes it covers.
+pub fn explain_log_cause(cause: LogCause) -> &'static str {
+    match cause {
+        LogCause::UpstreamClosed => {
+            "the upstream closed the connection before a complete response head (nginx 'upstream \
+             prematurely closed connection', HAProxy SH): after an idle gap near the back's KeepAliveTimeout \
+             this is the keep-alive race (our reused-closed); otherwise the back crashed or restarted \
+             (fresh-closed). Fix as for reused-closed: the front's idle timeout below the back's \
+             KeepAliveTimeout, or a retry of idempotent requests."
+        }
+        LogCause::UpstreamReset => {
+            "the upstream connection was reset (ECONNRESET or EPIPE; HAProxy SD): on a reused connection the \
+             keep-alive race with a back that closes with unread bytes or SO_LINGER 0 (our reused-reset); the \
+             same fixes as upstream-closed."
+        }
+        LogCause::UpstreamTimeout => {
+            "no response head in time (nginx proxy_read_timeout, HAProxy timeout server): compare the \
+             application's p99 with the front's timeout (our response-timeout)."
+        }
+        LogCause::ConnectRefused => {
+            "the SYN was answered by an RST: nothing listens on the back's port (our connect-refused)."
+        }
+        LogCause::Other => {
+            "an upstream error line the table does not name: read the front's error log at the same time."
+        }
+    }
+}
+
+/// What a truncated response is, for the section `explain` prints when there were some.
+pub const TRUNCATED: &str = "the upstream failed after the response head had been sent to the client, so the \
+    gateway could not answer 502: it aborted the client connection, and the clients saw the response cut short \
+    (counted as a client error: closed or reset). Check the origin and the back for responses that die midway \
+    (crashes, a Content-Length larger than the body, timeouts while streaming) and the back's logs at the same \
+    time.";
+
 /// The explanation for a 502 without a cause header (a real front such as nginx or HAProxy).
 pub const UNCLASSIFIED: &str = "a 502 without x-badgateway-cause: made by a front that does not name causes; read \
     its error log (nginx: 'upstream prematurely closed connection' or 'Connection reset by peer').";
 
-/// The text `explain` prints for a result: one section per cause seen, most frequent first.
+/// The text `explain` prints for a result: one section per cause seen, most frequent first, then the
+/// truncated responses.
 pub fn explain_result(result: &RunResult) -> String {
+    explain_run(result, None)
+}
+
+/// As [`explain_result`], with a real front's own account when the result has one: its causes are explained
+/// instead of telling the reader to go and read the log the result was built from.
+pub fn explain_run(result: &RunResult, front: Option<&FrontAccount>) -> String {
     let mut out = String::new();
     let mut causes: Vec<(&CauseKey, &u64)> =
         result.causes.iter().filter(|(_, n)| **n > 0).collect();
     causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    if causes.is_empty() {
-        let _ = writeln!(out, "{}: no 502 to explain", result.scenario);
+    let front_causes = front.map(front_causes_by_count).unwrap_or_default();
+    if causes.is_empty() && result.truncated_responses == 0 && front_causes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}: nothing to explain: no 502, no truncated response in {} requests",
+            result.scenario, result.requests
+        );
         return out;
     }
     let _ = writeln!(
         out,
-        "{}: {} 502 in {} requests",
+        "{}: {} 502 and {} truncated responses in {} requests",
         result.scenario,
         result.bad_gateways(),
+        result.truncated_responses,
         result.requests
     );
     for (name, count) in causes {
@@ -155,12 +243,66 @@ pub fn explain_result(result: &RunResult) -> String {
                     let _ = writeln!(out, "  - {}", squeeze(check));
                 }
             }
+            CauseKey::Unclassified if !front_causes.is_empty() => {
+                let _ = writeln!(
+                    out,
+                    "  502s without x-badgateway-cause: the front does not name causes; its own account follows"
+                );
+            }
             CauseKey::Unclassified => {
                 let _ = writeln!(out, "  {}", squeeze(UNCLASSIFIED));
             }
         }
     }
+    if result.truncated_responses > 0 {
+        let _ = writeln!(
+            out,
+            "\ntruncated responses ({})\n  {}",
+            result.truncated_responses,
+            squeeze(TRUNCATED)
+        );
+    }
+    if let Some(front) = front.filter(|_| !front_causes.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\nthe front's own account ({}: its log, every failed upstream attempt, retried or not)",
+            front.front
+        );
+        for (name, count) in front_causes {
+            let _ = writeln!(
+                out,
+                "  {name} ({count}): {}",
+                squeeze(&explain_front_cause(name))
+            );
+        }
+    }
     out
+}
+
+/// A front account's causes with a count, most frequent first.
+fn front_causes_by_count(front: &FrontAccount) -> Vec<(&str, u64)> {
+    let mut causes: Vec<(&str, u64)> = front
+        .front_causes
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(name, n)| (name.as_str(), *n))
+        .collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    causes
+}
+
+/// One cause of a front's account: a log cause, or one of our gateway's causes.
+fn explain_front_cause(name: &str) -> String {
+    if let Some(cause) = LOG_CAUSES.into_iter().find(|c| c.name() == name) {
+        return explain_log_cause(cause).to_owned();
+    }
+    match CauseKey::from_header(Some(name)) {
+        CauseKey::Gateway(cause) => {
+            let explanation = explain(cause);
+            format!("{}: {}", explanation.group, explanation.wire)
+        }
+        CauseKey::Unclassified => format!("{name}: a cause this version does not know"),
+    }
 }
 
 /// Folds the runs of spaces that line continuations leave in string constants.
@@ -181,5 +323,59 @@ mod tests {
                 "{cause}"
             );
         }
+    }
+
+    fn result(causes: &[(&str, u64)], truncated: u64) -> RunResult {
+        let text = serde_json::json!({
+            "scenario": "t", "settings": {}, "requests": 100,
+            "responses": {"200": 100 - causes.iter().map(|c| c.1).sum::<u64>(),
+                          "502": causes.iter().map(|c| c.1).sum::<u64>()},
+            "client_errors": {"closed": truncated},
+            "causes": causes.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect::<BTreeMap<_, _>>(),
+            "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0},
+            "throughput_rps": 1.0, "upstream_connections": 1, "retries": 0, "unaccounted": 0,
+            "duration_s": 1.0, "seed": 1, "truncated_responses": truncated,
+        });
+        serde_json::from_value(text).unwrap()
+    }
+
+    #[test]
+    fn truncated_responses_are_explained_even_without_a_502() {
+        let text = explain_result(&result(&[], 20));
+        assert!(text.contains("0 502 and 20 truncated responses"), "{text}");
+        assert!(text.contains("truncated responses (20)"), "{text}");
+        assert!(!text.contains("nothing to explain"), "{text}");
+    }
+
+    #[test]
+    fn a_clean_result_says_there_is_nothing_to_explain() {
+        let text = explain_result(&result(&[], 0));
+        assert!(text.contains("nothing to explain"), "{text}");
+    }
+
+    #[test]
+    fn a_real_front_account_is_explained_instead_of_pointing_at_the_log() {
+        let front = FrontAccount {
+            front: "nginx".to_owned(),
+            front_causes: BTreeMap::from([
+                ("upstream-closed".to_owned(), 7),
+                ("other".to_owned(), 0),
+            ]),
+        };
+        let text = explain_run(&result(&[("unclassified", 7)], 0), Some(&front));
+        assert!(text.contains("the front's own account (nginx"), "{text}");
+        assert!(text.contains("upstream-closed (7)"), "{text}");
+        assert!(text.contains("keep-alive race"), "{text}");
+        assert!(!text.contains("read its error log"), "{text}");
+        assert!(
+            !text.contains("other (0)"),
+            "zero counts are left out: {text}"
+        );
+    }
+
+    #[test]
+    fn without_a_front_account_an_unclassified_502_points_at_the_log() {
+        let text = explain_result(&result(&[("unclassified", 3)], 0));
+        assert!(text.contains("read its error log"), "{text}");
     }
 }

@@ -19,6 +19,10 @@ struct Cli {
     /// Log filter for the tiers' tracing events (e.g. `warn`, `gateway=debug`); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "error")]
     log: String,
+    /// How log lines are written to stderr: `text` (coloured only when stderr is a terminal) or `json` (one
+    /// object per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// Async worker threads (default: one per CPU), like nginx's `worker_processes`: `bench/compare.sh` gives
     /// every proxy the same count.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -115,8 +119,8 @@ enum Command {
         /// the counts, p99 (with enough samples), throughput, causes.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
-        /// Allowed relative change of p99 and throughput against the baseline, `10%` or `0.1`.
-        #[arg(long, default_value = "10%")]
+        /// Allowed relative change of p99 and throughput against the baseline, `10%` or `0.1`; a negative one is refused.
+        #[arg(long, default_value = "10%", allow_hyphen_values = true)]
         tolerance: Tolerance,
         /// The absolute part of the p99 tolerance: p99 may rise to `base × (1 + tolerance) + floor`.
         #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
@@ -171,8 +175,9 @@ pub struct LoadArgs {
     /// Target URL, e.g. `http://127.0.0.1:8080/`.
     #[arg(long)]
     target: String,
-    /// Load pattern.
-    #[arg(long, value_enum, default_value = "idle-gap")]
+    /// Load pattern: a closed loop by default, as wrk; ask for `idle-gap` (with --gap set to the back's
+    /// KeepAliveTimeout) to aim at the keep-alive race.
+    #[arg(long, value_enum, default_value = "closed")]
     pattern: PatternArg,
     /// Concurrent clients (each one keep-alive connection).
     #[arg(long, default_value_t = 1)]
@@ -182,10 +187,10 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=MAX_LOAD_THREADS))]
     threads: u16,
-    /// Total requests (default 200 when --duration is not given).
+    /// Total requests; without it the run is bound by --duration.
     #[arg(long)]
     requests: Option<u64>,
-    /// Wall-clock bound, e.g. `30s`.
+    /// Wall-clock bound, e.g. `30s` (default 10s when --requests is not given, as wrk's -d).
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
     /// Requests per second over all clients (pattern rate).
@@ -213,6 +218,19 @@ pub struct LoadArgs {
     outputs: Outputs,
 }
 
+/// How long `load` runs when neither --requests nor --duration is given (wrk's default).
+const DEFAULT_LOAD_DURATION: Duration = Duration::from_secs(10);
+
+impl LoadArgs {
+    /// Bounds the run by [`DEFAULT_LOAD_DURATION`] when it has no other bound.
+    fn with_default_bound(mut self) -> Self {
+        if self.requests.is_none() && self.duration.is_none() {
+            self.duration = Some(DEFAULT_LOAD_DURATION);
+        }
+        self
+    }
+}
+
 /// The load patterns, for clap.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PatternArg {
@@ -234,6 +252,15 @@ impl From<PatternArg> for Pattern {
     }
 }
 
+/// The `--log-format` choices.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; ANSI colours only when stderr is a terminal (never in pipes, files, CI logs).
+    Text,
+    /// One JSON object per event (timestamp, level, target, fields), never coloured.
+    Json,
+}
+
 /// mimalloc instead of glibc's malloc: less time per allocation on the proxy path, and pages freed by idle
 /// connections (see the gateway's `client_park_after`) go back to the system instead of staying resident.
 #[global_allocator]
@@ -241,7 +268,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    init_tracing(&cli.log, cli.log_format);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.worker_threads {
         builder.worker_threads(usize::from(threads));
@@ -256,19 +283,41 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::from(2)
         }
     }
 }
 
-fn init_tracing(filter: &str) {
+/// The error and its causes, `outer: inner: ...`, each said once: a typed error whose message already ends with
+/// its source's text (`cannot read X: No such file or directory (os error 2)`) does not get it again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.ends_with(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+/// The tracing subscriber: `--log` (or RUST_LOG) as the filter, stderr as the sink, colours only on a terminal.
+fn init_tracing(filter: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -310,7 +359,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             },
         ),
         Command::Explain { result } => commands::explain::explain(&result),
-        Command::Load(args) => commands::load::load(args).await,
+        Command::Load(args) => commands::load::load(args.with_default_bound()).await,
         Command::Serve {
             tier,
             config,

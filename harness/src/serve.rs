@@ -100,6 +100,65 @@ impl Served {
     }
 }
 
+impl Tier {
+    /// The config section this tier reads (`[front]`, `[back]`, `[origin]`, `[link]`).
+    pub fn section(self) -> &'static str {
+        match self {
+            Tier::Gateway => "front",
+            Tier::Back => "back",
+            Tier::Origin => "origin",
+            Tier::Link => "link",
+        }
+    }
+
+    /// The name `serve` takes on its command line.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            Tier::Gateway => "gateway",
+            Tier::Back => "back",
+            Tier::Origin => "origin",
+            Tier::Link => "link",
+        }
+    }
+}
+
+impl ServeFile {
+    /// The sections present in the file, in file-format order.
+    fn sections(&self) -> Vec<&'static str> {
+        let mut present = Vec::new();
+        if self.front.is_some() {
+            present.push("front");
+        }
+        if self.back.is_some() {
+            present.push("back");
+        }
+        if self.origin.is_some() {
+            present.push("origin");
+        }
+        if self.link.is_some() {
+            present.push("link");
+        }
+        present
+    }
+
+    /// The first section that another tier reads: a `[back]` in a gateway's file would be silently ignored,
+    /// so it is an error instead. Top-level keys that the tier does not use (`upstream` for the gateway,
+    /// `backends` for the others) are refused the same way.
+    pub fn foreign_key(&self, tier: Tier) -> Option<String> {
+        if let Some(section) = self.sections().into_iter().find(|s| *s != tier.section()) {
+            return Some(format!("[{section}]"));
+        }
+        match tier {
+            Tier::Gateway if self.upstream.is_some() => Some("upstream".to_owned()),
+            Tier::Back | Tier::Origin | Tier::Link if !self.backends.is_empty() => {
+                Some("backends".to_owned())
+            }
+            Tier::Origin if self.upstream.is_some() => Some("upstream".to_owned()),
+            _ => None,
+        }
+    }
+}
+
 /// Reads the file and starts the tier.
 pub async fn start_tier(tier: Tier, path: &Path) -> anyhow::Result<Served> {
     use anyhow::Context as _;
@@ -107,6 +166,15 @@ pub async fn start_tier(tier: Tier, path: &Path) -> anyhow::Result<Served> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: ServeFile =
         toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    if let Some(key) = file.foreign_key(tier) {
+        anyhow::bail!(
+            "config {}: {key} does not belong to `serve {}`, which reads only [{}] (and would ignore {key}); \
+             move it to the file of the tier it is for, or remove it",
+            path.display(),
+            tier.cli_name(),
+            tier.section()
+        );
+    }
     let need_upstream = || {
         file.upstream.with_context(|| {
             format!(

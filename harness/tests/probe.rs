@@ -77,10 +77,12 @@ async fn the_back_s_idle_close_is_measured_near_its_timeout() {
     proxy.stop().await;
     origin.stop().await;
     assert_eq!(close.samples.len(), 10);
+    // Measured from the client's read of the response's last byte: a late read on a busy core makes a close
+    // look early, a late timer thread makes it late.
     let within = close
         .samples
         .iter()
-        .filter(|s| (50.0..52.0).contains(&s.after_ms))
+        .filter(|s| (49.0..52.0).contains(&s.after_ms))
         .count();
     assert!(within >= 8, "closes: {:?}", close.samples);
     assert_eq!(close.kind(), CloseKind::Fin);

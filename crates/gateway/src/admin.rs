@@ -14,6 +14,8 @@
 //! - `GET /_badgateway/stats` → the [`crate::GatewayStats`], causes keyed by their kebab-case name and
 //!   responses by status code: `{"requests": 10, "responses": {"200": 8, "502": 2}, "causes":
 //!   {"all-unhealthy": 2}, "upstream_connections": 1, ...}`.
+//! - `GET /metrics` → the same counters and each member's probe state in the Prometheus text format
+//!   (see [`crate::metrics`] for the metric names).
 //! - any other path → 404; another method on those paths → 405.
 //!
 //! The public listener gives `/_badgateway/*` no special meaning: it proxies it like any other path, so the
@@ -36,6 +38,8 @@ use listener::{BindError, ServerHandle, ShutdownSignal};
 use tokio::net::TcpStream;
 
 use crate::health::Health;
+use crate::metrics::{METRICS_CONTENT_TYPE, METRICS_PATH, Scrape};
+use crate::pool::UpstreamPool;
 use crate::stats::Stats;
 
 /// The health report's path.
@@ -51,6 +55,7 @@ const MAX_ADMIN_CONNECTIONS: usize = 16;
 struct AdminState {
     health: Arc<Health>,
     stats: Arc<Stats>,
+    pool: UpstreamPool,
 }
 
 /// Binds `addr` and serves the admin endpoint until the returned handle is stopped.
@@ -58,8 +63,13 @@ pub(crate) async fn start(
     addr: SocketAddr,
     health: Arc<Health>,
     stats: Arc<Stats>,
+    pool: UpstreamPool,
 ) -> Result<ServerHandle, BindError> {
-    let state = AdminState { health, stats };
+    let state = AdminState {
+        health,
+        stats,
+        pool,
+    };
     let server = listener::serve(
         addr,
         listener::ConnectionLimit::new(MAX_ADMIN_CONNECTIONS),
@@ -98,7 +108,7 @@ async fn serve_admin_client(
 /// The answer to one admin request.
 fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    if path != ADMIN_HEALTH_PATH && path != ADMIN_STATS_PATH {
+    if path != ADMIN_HEALTH_PATH && path != ADMIN_STATS_PATH && path != METRICS_PATH {
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
@@ -107,6 +117,9 @@ fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
+    }
+    if path == METRICS_PATH {
+        return metrics(state);
     }
     let body = if path == ADMIN_HEALTH_PATH {
         serde_json::to_vec(&state.health.report())
@@ -125,6 +138,32 @@ fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes
         Err(error) => {
             tracing::warn!(%error, path, "cannot serialize admin answer");
             text(StatusCode::INTERNAL_SERVER_ERROR, "cannot serialize\n")
+        }
+    }
+}
+
+/// The Prometheus scrape.
+fn metrics(state: &AdminState) -> Response<Full<Bytes>> {
+    let scrape = Scrape {
+        stats: state.stats.snapshot(),
+        idle_ages: state.stats.idle_ages(),
+        pool: state.pool.stats(),
+        health: state.health.report(),
+    };
+    match crate::metrics::render(scrape) {
+        Ok(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
+            response
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot encode the metrics");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the metrics\n",
+            )
         }
     }
 }

@@ -25,6 +25,7 @@ mod classify;
 mod config;
 mod framing_guard;
 mod health;
+mod metrics;
 mod pool;
 mod probe;
 mod proxy;
@@ -43,6 +44,7 @@ pub use config::{
     DnsConfig, DnsMode, FrontConfig, MAX_WORKER_THREADS, ProbeConfig, RetryPolicy, StatusRange,
 };
 pub use health::{HealthReport, HealthState, LastProbe, MemberHealth};
+pub use metrics::METRICS_PATH;
 pub use pool::PoolStats;
 pub use resolve::{Resolve, ResolveError, ResolveFuture, SystemResolver, TableResolver};
 
@@ -180,7 +182,9 @@ impl Gateway {
         );
         let stats = Arc::new(Stats::default());
         let admin = match config.admin_listen {
-            Some(addr) => Some(admin::start(addr, health.clone(), stats.clone()).await?),
+            Some(addr) => {
+                Some(admin::start(addr, health.clone(), stats.clone(), pool.clone()).await?)
+            }
             None => None,
         };
         let client_limits = server::ClientLimits {

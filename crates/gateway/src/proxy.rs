@@ -274,7 +274,7 @@ impl Proxy {
         let (error, unsent) = match sent {
             Ok(Ok(response)) => {
                 if usage.reused() {
-                    self.stats.record_reused_request();
+                    self.stats.record_reused_request(usage.idle_age);
                 }
                 return Ok(Answer { response, conn });
             }
@@ -285,7 +285,7 @@ impl Proxy {
             Err(_elapsed) => (SendError::Timeout, None),
         };
         if usage.reused() && unsent.is_none() {
-            self.stats.record_reused_request();
+            self.stats.record_reused_request(usage.idle_age);
         }
         let facts = AttemptFacts {
             reused: usage.reused(),

@@ -5,6 +5,7 @@
 //! path and the response body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use http::StatusCode;
 use wire::tunnel::TunnelEnd;
@@ -13,6 +14,29 @@ use crate::{Cause, GatewayStats};
 
 /// Status codes are three digits, 100 to 999 ([`StatusCode`] refuses others).
 const STATUS_CODES: usize = 900;
+
+/// Upper bounds (seconds) of the idle-age buckets of reused upstream connections: around the usual
+/// KeepAliveTimeouts (Apache 5 s, nginx 60-75 s, ALB 60 s), where the race lives. A last bucket takes the rest.
+pub(crate) const IDLE_AGE_BOUNDS_S: [f64; 12] = [
+    0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 5.0, 10.0, 30.0, 60.0, 75.0,
+];
+
+/// How long reused upstream connections had been idle, in fixed buckets (lock-free, like the counters).
+#[derive(Debug, Default)]
+struct IdleAges {
+    /// One per bound, plus the last one for everything above.
+    buckets: [AtomicU64; IDLE_AGE_BOUNDS_S.len() + 1],
+    sum_us: AtomicU64,
+}
+
+/// The idle ages so far: per-bucket (not cumulative) counts with their upper bounds, the last one
+/// `f64::MAX` (+Inf), and the sum in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct IdleAgeSnapshot {
+    pub(crate) buckets: Vec<(f64, u64)>,
+    pub(crate) count: u64,
+    pub(crate) sum_s: f64,
+}
 
 /// Shared, updated by every connection task.
 #[derive(Debug)]
@@ -31,6 +55,7 @@ pub(crate) struct Stats {
     tunnels: AtomicU64,
     tunnel_idle_timeouts: AtomicU64,
     tunnels_closed: AtomicU64,
+    idle_ages: IdleAges,
 }
 
 impl Default for Stats {
@@ -48,6 +73,7 @@ impl Default for Stats {
             tunnels: AtomicU64::new(0),
             tunnel_idle_timeouts: AtomicU64::new(0),
             tunnels_closed: AtomicU64::new(0),
+            idle_ages: IdleAges::default(),
         }
     }
 }
@@ -74,8 +100,33 @@ impl Stats {
         self.upstream_connections.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn record_reused_request(&self) {
+    /// A request sent on a reused connection that had been idle `idle_age`.
+    pub(crate) fn record_reused_request(&self, idle_age: Duration) {
         self.reused_requests.fetch_add(1, Ordering::Relaxed);
+        let seconds = idle_age.as_secs_f64();
+        let bucket = IDLE_AGE_BOUNDS_S
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(IDLE_AGE_BOUNDS_S.len());
+        self.idle_ages.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(idle_age.as_micros()).unwrap_or(u64::MAX);
+        self.idle_ages.sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The idle ages of reused connections so far.
+    pub(crate) fn idle_ages(&self) -> IdleAgeSnapshot {
+        let buckets: Vec<(f64, u64)> = IDLE_AGE_BOUNDS_S
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::MAX))
+            .zip(&self.idle_ages.buckets)
+            .map(|(bound, count)| (bound, count.load(Ordering::Relaxed)))
+            .collect();
+        IdleAgeSnapshot {
+            count: buckets.iter().map(|(_, n)| n).sum(),
+            buckets,
+            sum_s: self.idle_ages.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+        }
     }
 
     pub(crate) fn record_retry(&self) {
@@ -162,5 +213,29 @@ mod tests {
             BTreeMap::from([(100, 1), (502, 1), (999, 1)])
         );
         assert_eq!(snapshot.causes, BTreeMap::from([(Cause::ReusedReset, 2)]));
+    }
+
+    #[test]
+    fn idle_ages_land_in_their_bucket() {
+        let stats = Stats::default();
+        stats.record_reused_request(Duration::from_millis(4900));
+        stats.record_reused_request(Duration::from_millis(5000));
+        stats.record_reused_request(Duration::from_secs(100));
+        let ages = stats.idle_ages();
+        assert_eq!(ages.count, 3);
+        assert_eq!(stats.snapshot().reused_requests, 3);
+        let count_at = |bound: f64| {
+            ages.buckets
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map(|(_, n)| *n)
+        };
+        assert_eq!(
+            count_at(5.0),
+            Some(2),
+            "4.9 s and 5 s are at most 5 s: {ages:?}"
+        );
+        assert_eq!(count_at(f64::MAX), Some(1), "{ages:?}");
+        assert!((ages.sum_s - 109.9).abs() < 1e-6, "{ages:?}");
     }
 }

@@ -1,15 +1,22 @@
-//! `badgateway explain RESULT.json`: what each 502 cause in a result means and what to check.
+//! `badgateway explain RESULT.json`: what each 502 cause in a result means and what to check; for a real
+//! front, its own account of its upstream failures as the result holds it.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use harness::check::ResultFile;
-use harness::explain::explain_result;
+use harness::explain::{explain_run, front_accounts};
 
 pub fn explain(result: &Path) -> anyhow::Result<ExitCode> {
     let file = ResultFile::read(result)?;
+    let text = std::fs::read_to_string(result)
+        .with_context(|| format!("cannot read {}", result.display()))?;
+    let accounts = serde_json::from_str(&text)
+        .map(|document| front_accounts(&document))
+        .unwrap_or_default();
     for run in file.runs() {
-        println!("{}", explain_result(run));
+        println!("{}", explain_run(run, accounts.get(&run.scenario)));
     }
     Ok(ExitCode::SUCCESS)
 }

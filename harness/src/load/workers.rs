@@ -230,10 +230,16 @@ impl Worker {
         if intended <= Instant::now() {
             return true;
         }
-        if self
+        if let Some(deadline) = self
             .deadline
-            .is_some_and(|d| d < tokio::time::Instant::from_std(intended))
+            .filter(|d| *d < tokio::time::Instant::from_std(intended))
         {
+            // The next send would fall after the deadline: the run still lasts until the deadline, so its
+            // throughput is counted over the time asked for, not over the first responses alone.
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = self.stop.triggered() => {}
+            }
             return false;
         }
         tokio::select! {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::charts::{causes_chart, latency_chart, race_window_chart};
-use super::table::{comparison_table, run_table};
+use super::table::run_table;
 use crate::result::RunResult;
 use crate::sweep::curve::SweepResult;
 
@@ -25,20 +25,20 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
-         <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;}}\
-         pre{{background:#f4f4f4;padding:1em;overflow-x:auto;}}figure{{margin:1em 0;}}</style>\n</head>\n<body>\n\
+         <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;}}\
+         pre{{background:#f4f4f4;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere;}}\
+         figure{{margin:1em 0;}}svg{{max-width:100%;height:auto;}}\
+         table{{border-collapse:collapse;width:100%;table-layout:fixed;font-size:0.9em;}}\
+         th,td{{border:1px solid #ccc;padding:0.2em 0.4em;text-align:right;overflow-wrap:anywhere;}}th{{font-size:0.85em;}}\
+         th:first-child,td:first-child{{text-align:left;width:30%;}}</style>\n</head>\n<body>\n\
          <h1>{title}</h1>\n"
     );
     if !input.runs.is_empty() {
-        page.push_str("<h2>Runs</h2>\n<pre>");
+        page.push_str("<h2>Runs</h2>\n");
         if input.runs.len() > 1 {
-            for (index, run) in input.runs.iter().enumerate() {
-                let _ = writeln!(page, "#{:<3} {}", index + 1, escape(&run.scenario));
-            }
-            page.push('\n');
-            page.push_str(&escape(&comparison_table(input.runs)));
-            page.push('\n');
+            comparison(&mut page, input.runs);
         }
+        page.push_str("<pre>");
         for run in input.runs {
             page.push_str(&escape(&run_table(run)));
             page.push('\n');
@@ -48,13 +48,49 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
         figure(&mut page, "502 by cause", causes_chart(input.runs));
     }
     if let Some(sweep) = input.sweep {
-        page.push_str("<h2>Race window</h2>\n<pre>");
+        let _ = write!(
+            page,
+            "<h2>Race window: {}</h2>\n<pre>",
+            escape(&sweep.scenario)
+        );
         page.push_str(&escape(&super::sweep_table(sweep)));
         page.push_str("</pre>\n");
         figure(&mut page, "Race window", race_window_chart(sweep));
     }
     page.push_str("</body>\n</html>\n");
     page
+}
+
+/// The side-by-side table as an HTML table: every column fits the page (cells wrap), none hides behind a
+/// scroll bar.
+fn comparison(page: &mut String, runs: &[RunResult]) {
+    page.push_str(
+        "<table class=\"comparison\">\n<tr><th>run</th><th>requests</th><th>502</th><th>race 502</th>\
+         <th>502 / 10k</th><th>truncated</th><th>p50 ms</th><th>p99 ms</th><th>req/s</th><th>conns / req</th></tr>\n",
+    );
+    for run in runs {
+        let conns_per_request = if run.requests == 0 {
+            0.0
+        } else {
+            run.upstream_connections as f64 / run.requests as f64
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{:.2}</td>\
+             <td>{:.2}</td><td>{:.1}</td><td>{:.2}</td></tr>",
+            escape(&run.scenario),
+            run.requests,
+            run.bad_gateways(),
+            run.race_bad_gateways(),
+            run.bad_gateways_per_10k(),
+            run.truncated_responses,
+            run.latency_ms.p50,
+            run.latency_ms.p99,
+            run.throughput_rps,
+            conns_per_request
+        );
+    }
+    page.push_str("</table>\n");
 }
 
 fn figure(page: &mut String, caption: &str, svg: Result<String, String>) {

@@ -15,8 +15,11 @@ pub fn run_table(result: &RunResult) -> String {
     let _ = writeln!(out, "{}{interrupted}", result.scenario);
     let _ = writeln!(
         out,
-        "  requests        {:<8} throughput {:.1} req/s over {:.1} s, seed {}",
-        result.requests, result.throughput_rps, result.duration_s, result.seed
+        "  requests        {:<8} throughput {:.1} req/s over {}, seed {}",
+        result.requests,
+        result.throughput_rps,
+        span(result.duration_s),
+        result.seed
     );
     let responses: Vec<String> = result
         .responses
@@ -31,6 +34,14 @@ pub fn run_table(result: &RunResult) -> String {
         .map(|(k, n)| format!("{k}: {n}"))
         .collect();
     let _ = writeln!(out, "  client errors   {}", or_none(&errors.join("   ")));
+    if result.truncated_responses > 0 {
+        let _ = writeln!(
+            out,
+            "  truncated       {} responses cut short by the gateway after their head (not 502s: the \
+             clients saw them as client errors above; `explain` says why)",
+            result.truncated_responses
+        );
+    }
     let causes: Vec<String> = result
         .causes
         .iter()
@@ -107,6 +118,15 @@ pub fn comparison_table(results: &[RunResult]) -> String {
         );
     }
     out
+}
+
+/// A run's length, in ms below a second so that a short run never reads "over 0.0 s".
+fn span(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.1} ms", seconds * 1000.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
 }
 
 fn or_none(text: &str) -> &str {

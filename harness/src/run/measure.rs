@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use crate::chain::Chain;
 use crate::collector::{Tally, collect};
 use crate::load::{LoadConfig, LoadPlan, Target, drive};
-use crate::progress::Progress;
+use crate::progress::{Bound, Progress};
 use crate::resources::{Checkpoints, ResourceUsage};
 
 use super::RunOptions;
@@ -53,7 +53,7 @@ pub async fn measure(
     stop: ShutdownSignal,
 ) -> Measured {
     let plan = LoadPlan::new(load, default_gap);
-    let progress = Progress::new(name, plan.requests, options.quiet);
+    let progress = Progress::new(name, Bound::of(plan.requests, plan.duration), options.quiet);
     let (records_tx, records_rx) = mpsc::channel(256);
     let checkpoints = Checkpoints::new(plan.requests, plan.duration);
     let collector = tokio::spawn(collect(records_rx, progress, checkpoints));

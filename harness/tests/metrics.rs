@@ -1,0 +1,223 @@
+//! The gateway's `/metrics` (Prometheus text format) scraped during a keep-alive race run: origin → back
+//! (KeepAliveTimeout 40 ms) → 3 ms link → gateway, clients idling about 40 ms between requests. Scrapes
+//! answer while the load runs, and the scrape after it finds the run's own counts: requests, responses by
+//! status and 502 by cause as the run's JSON has them; upstream connections, reuse, the idle-age histogram
+//! and keep-alive closes as the gateway's own stats and pool counters.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use faultlink::{Link, LinkConfig};
+use gateway::{FrontConfig, Gateway};
+use harness::load::{LoadConfig, Pattern};
+use harness::run::run_external;
+use keepalive_proxy::{BackConfig, KeepAliveProxy};
+use listener::Shutdown;
+use origin::{Origin, OriginConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use support::{quiet, target};
+
+const LOCAL: &str = "127.0.0.1:0";
+
+/// One `GET /metrics` on its own connection; the body.
+async fn scrape(admin: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(admin)
+        .await
+        .expect("the admin endpoint accepts");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the scrape answers in time")
+    .unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("a complete response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// The value of the sample `series` (`name` or `name{label="v"}`); 0 when absent.
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |value| {
+            value
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{series}: {value}"))
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_finds_the_counts_of_the_run() {
+    let origin = Origin::start(LOCAL.parse().unwrap(), OriginConfig::default())
+        .await
+        .unwrap();
+    let back = KeepAliveProxy::start(
+        LOCAL.parse().unwrap(),
+        origin.local_addr(),
+        BackConfig {
+            keepalive_timeout: Duration::from_millis(40),
+            ..BackConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let link = Link::start(
+        LOCAL.parse().unwrap(),
+        back.local_addr(),
+        LinkConfig {
+            latency: Duration::from_millis(3),
+            ..LinkConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let front = Gateway::start(
+        LOCAL.parse().unwrap(),
+        vec![link.local_addr().to_string()],
+        FrontConfig {
+            admin_listen: Some(LOCAL.parse().unwrap()),
+            ..FrontConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin = front.admin_addr().expect("admin_listen was set");
+
+    let load = LoadConfig {
+        pattern: Pattern::IdleGap,
+        clients: 4,
+        requests: Some(120),
+        gap: Some(Duration::from_millis(40)),
+        gap_spread: Duration::from_millis(4),
+        ..LoadConfig::default()
+    };
+    let (_shutdown, stop) = Shutdown::new();
+    let target = target(front.local_addr(), Duration::from_secs(10));
+    let options = quiet();
+    let run = run_external("metrics-race", &load, &target, &options, stop);
+    let during = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        scrape(admin).await
+    };
+    let (result, during) = tokio::join!(run, during);
+    assert!(
+        during.contains("badgateway_requests_total"),
+        "a scrape answers during the run: {during}"
+    );
+
+    let after = scrape(admin).await;
+    let stats = front.stats();
+    let json = serde_json::to_value(&result).unwrap();
+    assert_eq!(
+        sample(&after, "badgateway_requests_total"),
+        json["requests"].as_u64().unwrap(),
+        "{after}"
+    );
+    for (status, count) in json["responses"].as_object().unwrap() {
+        assert_eq!(
+            sample(
+                &after,
+                &format!("badgateway_responses_total{{status=\"{status}\"}}")
+            ),
+            count.as_u64().unwrap(),
+            "status {status}: {after}"
+        );
+    }
+    for cause in gateway::Cause::ALL {
+        let name = cause.name();
+        assert_eq!(
+            sample(
+                &after,
+                &format!("badgateway_bad_gateway_total{{cause=\"{name}\"}}")
+            ),
+            json["causes"][name].as_u64().unwrap_or(0),
+            "cause {name}: {after}"
+        );
+    }
+    assert!(
+        after.contains("badgateway_bad_gateway_total{cause=\"reused-closed\"}"),
+        "every cause is exported, zero included: {after}"
+    );
+    assert_eq!(
+        sample(&after, "badgateway_upstream_connections_opened_total"),
+        stats.upstream_connections
+    );
+    assert_eq!(
+        sample(&after, "badgateway_upstream_requests_reused_total"),
+        stats.reused_requests
+    );
+    assert_eq!(sample(&after, "badgateway_retries_total"), stats.retries);
+    assert_eq!(
+        sample(&after, "badgateway_upstream_idle_age_seconds_count"),
+        stats.reused_requests,
+        "one idle age per reused request: {after}"
+    );
+    assert!(stats.reused_requests > 0, "the idle gaps reuse connections");
+    assert_eq!(
+        sample(
+            &after,
+            "badgateway_upstream_idle_age_seconds_bucket{le=\"+Inf\"}"
+        ),
+        stats.reused_requests,
+        "{after}"
+    );
+    let pool = front.pool_stats();
+    assert_eq!(
+        sample(&after, "badgateway_keepalive_closes_total{kind=\"closed\"}"),
+        pool.discarded_closed,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "badgateway_keepalive_closes_total{kind=\"refused-checkin\"}"
+        ),
+        pool.refused_checkins,
+        "{after}"
+    );
+    assert!(
+        after.contains("badgateway_pool_idle_connections "),
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            &format!(
+                "badgateway_backend_healthy{{member=\"{}\"}}",
+                link.local_addr()
+            )
+        ),
+        1,
+        "{after}"
+    );
+    eprintln!(
+        "race run: {} requests, {} 502 ({} race), {} upstream connections",
+        result.requests,
+        result.bad_gateways(),
+        result.race_bad_gateways(),
+        stats.upstream_connections
+    );
+    front.stop().await;
+    link.stop().await;
+    back.stop().await;
+    origin.stop().await;
+}
