@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn the_matrix_has_every_front_back_pair_on_off_and_retry() {
         let cells = fidelity_cells();
-        assert_eq!(cells.len(), 3 * 2 * 3);
+        assert_eq!(cells.len(), FrontKind::ALL.len() * BackKind::ALL.len() * 3);
         let base = Scenario::default_race().unwrap();
         let retry = cells.iter().find(|c| c.retry).unwrap();
         let scenario = retry.scenario(&base).unwrap();

@@ -20,6 +20,10 @@ pub type Starting<'a> = Pin<Box<dyn Future<Output = Result<ServerProcess, RealEr
 pub struct RealFrontSpec {
     /// The server's name in messages and errors (`nginx`).
     pub server: &'static str,
+    /// The binary looked for in PATH, /usr/sbin and /usr/bin.
+    pub binary: &'static str,
+    /// The Debian package that installs it.
+    pub package: &'static str,
     /// Writes the config and starts the server in front of these backs (one per `chain.members`).
     pub start: for<'a> fn(&'a FrontConfig, &'a [SocketAddr]) -> Starting<'a>,
     /// The log file, in the server's run directory, that holds its account.

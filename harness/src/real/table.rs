@@ -17,6 +17,13 @@ pub fn real_run_table(run: &RealRun) -> String {
         run.front,
         run.back
     );
+    if !run.origin_counted {
+        let _ = writeln!(
+            out,
+            "  origin          not in the chain: {} answers itself, so the origin counts above are not available",
+            run.back
+        );
+    }
     out
 }
 
