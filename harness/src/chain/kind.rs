@@ -1,4 +1,4 @@
-//! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy or our gateway) and [`BackKind`] (Apache
+//! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy, Caddy, Varnish or our gateway) and [`BackKind`] (Apache
 //! httpd, nginx, Node.js, gunicorn, uvicorn, Tomcat or our keep-alive proxy), their names on the command line
 //! and in tables, and, for a real server, the descriptor its own file exports
 //! (`crate::real::front::RealFrontSpec`, `crate::real::back::RealBackSpec`). Adding a front kind is one file under `crate::real`
@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use crate::real::back::{BackRole, RealBackSpec};
 use crate::real::front::RealFrontSpec;
-use crate::real::{apache, gunicorn, haproxy, nginx, nginx_back, node, tomcat, uvicorn};
+use crate::real::{
+    apache, caddy, gunicorn, haproxy, nginx, nginx_back, node, tomcat, uvicorn, varnish,
+};
 
 /// Which software is the front tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,6 +21,10 @@ pub enum FrontKind {
     Nginx,
     /// Debian's HAProxy.
     Haproxy,
+    /// Debian's Caddy.
+    Caddy,
+    /// Debian's Varnish.
+    Varnish,
     /// Our gateway crate.
     Ours,
 }
@@ -44,13 +50,21 @@ pub enum BackKind {
 
 impl FrontKind {
     /// Every front, in table order.
-    pub const ALL: [FrontKind; 3] = [FrontKind::Nginx, FrontKind::Haproxy, FrontKind::Ours];
+    pub const ALL: [FrontKind; 5] = [
+        FrontKind::Nginx,
+        FrontKind::Haproxy,
+        FrontKind::Caddy,
+        FrontKind::Varnish,
+        FrontKind::Ours,
+    ];
 
     /// The real server behind this kind; `None` for our gateway.
     pub fn real(self) -> Option<&'static RealFrontSpec> {
         match self {
             FrontKind::Nginx => Some(&nginx::FRONT),
             FrontKind::Haproxy => Some(&haproxy::FRONT),
+            FrontKind::Caddy => Some(&caddy::FRONT),
+            FrontKind::Varnish => Some(&varnish::FRONT),
             FrontKind::Ours => None,
         }
     }
@@ -58,6 +72,11 @@ impl FrontKind {
     /// The name on the command line and in tables.
     pub fn name(self) -> &'static str {
         self.real().map_or("ours", |spec| spec.server)
+    }
+
+    /// Whether `front.retry` switches this front's retry mitigation on and off (ours does).
+    pub fn has_retry_switch(self) -> bool {
+        self.real().is_none_or(|spec| spec.retry_switch)
     }
 }
 
@@ -165,9 +184,9 @@ mod tests {
         for kind in BackKind::ALL {
             assert_eq!(kind.name().parse::<BackKind>().unwrap(), kind);
         }
-        let error = "caddy".parse::<FrontKind>().unwrap_err().to_string();
+        let error = "traefik".parse::<FrontKind>().unwrap_err().to_string();
         assert!(
-            error.contains("\"caddy\"") && error.contains("nginx, haproxy, ours"),
+            error.contains("\"traefik\"") && error.contains("nginx, haproxy, caddy, varnish, ours"),
             "{error}"
         );
     }

@@ -35,6 +35,8 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     package: PACKAGE,
     start: |front, backs| Box::pin(start(front, backs)),
     log: TRAFFIC_LOG,
+    snapshot: None,
+    retry_switch: true,
     account: |text| count_causes(LogFormat::HaproxyHttp, text),
 };
 

@@ -1,6 +1,6 @@
 //! Real stacks: the keep-alive race through the software people run. This module writes configs for and
 //! starts Debian's servers on 127.0.0.1: backs that proxy to our origin (Apache httpd, nginx) or answer
-//! themselves (Node.js, gunicorn, uvicorn, Tomcat 10), fronts (nginx, HAProxy), reads the real fronts' logs
+//! themselves (Node.js, gunicorn, uvicorn, Tomcat 10), fronts (nginx, HAProxy, Caddy, Varnish), reads the real fronts' logs
 //! into cause names, and runs the real-stack comparisons.
 //!
 //! It owns: server configs generated from a scenario and each server's start (one file per server; a front
@@ -15,6 +15,7 @@
 
 pub mod apache;
 pub mod back;
+pub mod caddy;
 pub mod error;
 pub mod errorlog;
 pub mod fidelity;
@@ -31,6 +32,7 @@ mod settings;
 pub mod table;
 pub mod tomcat;
 pub mod uvicorn;
+pub mod varnish;
 pub mod window;
 
 pub use error::{INSTALL_HINT, RealError};
@@ -40,6 +42,14 @@ pub use outcome::{CellOutcome, RealRun};
 pub use run::run_real;
 pub use table::{fidelity_table, real_run_table};
 pub use window::{BackSweep, WindowError, sweep_backs, window_table};
+
+/// Every real front, in table order (the chain's `FrontKind` names one each).
+pub const FRONTS: [&front::RealFrontSpec; 4] = [
+    &nginx::FRONT,
+    &haproxy::FRONT,
+    &caddy::FRONT,
+    &varnish::FRONT,
+];
 
 /// Every real back, in table order (the chain's `BackKind` names one each).
 pub const BACKS: [&back::RealBackSpec; 6] = [
@@ -53,7 +63,7 @@ pub const BACKS: [&back::RealBackSpec; 6] = [
 
 /// The Debian packages of the real servers that are not installed, each named once.
 pub fn missing_packages() -> Vec<&'static str> {
-    let fronts = [&nginx::FRONT, &haproxy::FRONT].map(|spec| (spec.binary, spec.package));
+    let fronts = FRONTS.map(|spec| (spec.binary, spec.package));
     let backs = BACKS.map(|spec| (spec.binary, spec.package));
     let mut missing: Vec<&'static str> = fronts
         .into_iter()

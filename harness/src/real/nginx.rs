@@ -35,6 +35,8 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     package: PACKAGE,
     start: |front, backs| Box::pin(start(front, backs)),
     log: ERROR_LOG,
+    snapshot: None,
+    retry_switch: true,
     account: |text| count_causes(LogFormat::NginxError, text),
 };
 /// `keepalive_requests` for "unlimited" (nginx has no 0 = unlimited).

@@ -265,6 +265,11 @@ impl ServerProcess {
         self.addr
     }
 
+    /// Its run directory, while it runs.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(RunDir::path)
+    }
+
     /// Stops the server without blocking the async runtime's thread, and hands back its run directory so
     /// the logs can be read after the server flushed them on exit.
     pub async fn stop(mut self) -> (Stopped, Option<RunDir>) {
