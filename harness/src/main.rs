@@ -134,7 +134,8 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         grace: Duration,
     },
-    /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
+    /// Real stacks: the race through real fronts (nginx, HAProxy, Caddy, Varnish) and backs (Apache, nginx,
+    /// Node.js, gunicorn, uvicorn, Tomcat), alone or mixed with our tiers.
     Real(commands::real::RealArgs),
     /// Audit real front and back configs (nginx, HAProxy, Caddy; Apache) and presets for the keep-alive race.
     ///

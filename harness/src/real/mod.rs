@@ -37,7 +37,7 @@ pub mod window;
 
 pub use error::{INSTALL_HINT, RealError};
 pub use errorlog::{LogCause, LogFormat, count_causes, haproxy_cause, nginx_cause};
-pub use fidelity::{CellSpec, fidelity_cells, run_cell};
+pub use fidelity::{CellSpec, fidelity_cells, matrix_cells, run_cell};
 pub use outcome::{CellOutcome, RealRun};
 pub use run::run_real;
 pub use table::{fidelity_table, real_run_table};
