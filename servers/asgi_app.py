@@ -4,10 +4,14 @@ Run it under uvicorn::
 
     uvicorn --app-dir servers --host 127.0.0.1 --port PORT --timeout-keep-alive 1 asgi_app:app
 
-uvicorn's default ``--timeout-keep-alive`` is 5 seconds.
+uvicorn's default ``--timeout-keep-alive`` is 5 seconds. uvicorn has no switch to turn keep-alive off: with
+``BADGATEWAY_CLOSE=1`` in the environment every response carries ``Connection: close``, which uvicorn honours.
 """
 
+import os
+
 BODY = b"ok from asgi_app\n"
+CLOSE = os.environ.get("BADGATEWAY_CLOSE") == "1"
 
 
 async def app(scope, receive, send):
@@ -30,7 +34,8 @@ async def app(scope, receive, send):
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(BODY)).encode())],
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(BODY)).encode())]
+            + ([(b"connection", b"close")] if CLOSE else []),
         }
     )
     await send({"type": "http.response.body", "body": BODY})

@@ -152,7 +152,8 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         grace: Duration,
     },
-    /// Real stacks: the race through real nginx, HAProxy and Apache httpd, alone or mixed with our tiers.
+    /// Real stacks: the race through real fronts (nginx, HAProxy, Caddy, Varnish) and backs (Apache, nginx,
+    /// Node.js, gunicorn, uvicorn, Tomcat), alone or mixed with our tiers.
     Real(commands::real::RealArgs),
     /// Can this chain's front reuse a connection into the back's close? Measures the back's real idle close
     /// and the round trip, then probes idle ages across the close window, each stream through a front of its own.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use harness::chain::{BackKind, Chain, FrontKind};
 use harness::real::{
-    INSTALL_HINT, apache, haproxy, missing_binaries, nginx, process, run_real, sweep_backs,
+    INSTALL_HINT, apache, haproxy, missing_packages, nginx, process, run_real, sweep_backs,
     window_table,
 };
 use harness::scenario::Scenario;
@@ -21,7 +21,7 @@ use support::quiet;
 
 /// False (after saying what to install) when a server is missing outside CI; panics in CI.
 fn servers_installed() -> bool {
-    let missing = missing_binaries();
+    let missing = missing_packages();
     if missing.is_empty() {
         return true;
     }

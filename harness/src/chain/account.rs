@@ -24,6 +24,9 @@ pub struct ChainAccount {
     /// Our back's counters summed over its instances (one per `chain.members`), when the back is ours and
     /// stands in the chain.
     pub back_stats: Option<BackStats>,
+    /// False when the back is its own origin (an application such as Node or Tomcat): the origin counters
+    /// below are then not available, not zero.
+    pub origin_counted: bool,
     /// Requests the origin received.
     pub origin_requests: u64,
     /// Of those, our gateway's health probes.
@@ -45,6 +48,7 @@ impl ChainAccount {
             gateway: None,
             front_log: BTreeMap::new(),
             back_stats: None,
+            origin_counted: true,
             origin_requests: 0,
             origin_probe_requests: 0,
             origin_errors: 0,

@@ -1,13 +1,15 @@
-//! One member of the front's pool: [link front_back] → back (our keep-alive proxy, Apache, or none with
-//! `chain.back = false`) → [link back_origin] → origin. It owns starting a member from the origin outwards and
-//! stopping it front first, adding its counters to the account.
+//! One member of the front's pool: [link front_back] → back (our keep-alive proxy, a real server, or none with
+//! `chain.back = false`) → [link back_origin] → origin. A real back that is an application (its
+//! `RealBackSpec` says so) is its own origin: no back–origin link is started and the origin is not given to it.
+//! It owns starting a member from the origin outwards and stopping it front first, adding its counters to the
+//! account.
 
 use std::net::SocketAddr;
 
 use faultlink::Link;
 use keepalive_proxy::KeepAliveProxy;
 
-use crate::real::apache;
+use crate::real::back::BackRole;
 use crate::real::process::ServerProcess;
 use crate::scenario::Scenario;
 
@@ -40,14 +42,21 @@ impl Member {
         origin: SocketAddr,
     ) -> Result<Self, ChainError> {
         let (back, back_origin, hop) = if scenario.chain.back {
-            let back_origin =
-                start_link("back_origin", scenario.link.back_origin.as_ref(), origin).await?;
+            let own_origin = kind.is_own_origin();
+            let back_origin = if own_origin {
+                None
+            } else {
+                start_link("back_origin", scenario.link.back_origin.as_ref(), origin).await?
+            };
             let upstream = through(back_origin.as_ref(), origin);
-            let back = match kind {
-                BackKind::Ours => Back::Ours(
+            let back = match kind.real() {
+                None => Back::Ours(
                     KeepAliveProxy::start(loopback(), upstream, scenario.back.clone()).await?,
                 ),
-                BackKind::Apache => Back::Real(apache::start(&scenario.back, upstream).await?),
+                Some(spec) => {
+                    let origin = (spec.role == BackRole::Proxy).then_some(upstream);
+                    Back::Real((spec.start)(&scenario.back, origin).await?)
+                }
             };
             let addr = match &back {
                 Back::Ours(proxy) => proxy.local_addr(),

@@ -75,7 +75,12 @@ impl Front {
                 Ok(())
             }
             Front::Real { process, spec } => {
+                let snapshot = match (spec.snapshot, process.dir()) {
+                    (Some(snapshot), Some(dir)) => snapshot(dir),
+                    _ => Ok(()),
+                };
                 let (_, dir) = process.stop().await;
+                snapshot?;
                 if let Some(dir) = dir {
                     let text = dir.read(spec.server, spec.log)?;
                     account.front_log = (spec.account)(&text);

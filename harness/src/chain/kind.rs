@@ -1,14 +1,18 @@
-//! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy or our gateway) and [`BackKind`] (Apache
-//! httpd or our keep-alive proxy), their names on the command line and in tables, and, for a real front, the
-//! descriptor its own file exports (`crate::real::front::RealFrontSpec`). Adding a front kind is one file under `crate::real`
+//! Which software stands in each tier: [`FrontKind`] (nginx, HAProxy, Caddy, Varnish or our gateway) and [`BackKind`] (Apache
+//! httpd, nginx, Node.js, gunicorn, uvicorn, Tomcat or our keep-alive proxy), their names on the command line
+//! and in tables, and, for a real server, the descriptor its own file exports
+//! (`crate::real::front::RealFrontSpec`, `crate::real::back::RealBackSpec`). Adding a front kind is one file under `crate::real`
 //! exporting a `RealFrontSpec`, plus one arm here: the variant, its entry in [`FrontKind::ALL`] and its line in
 //! [`FrontKind::real`]. This module starts nothing.
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::real::back::{BackRole, RealBackSpec};
 use crate::real::front::RealFrontSpec;
-use crate::real::{haproxy, nginx};
+use crate::real::{
+    apache, caddy, gunicorn, haproxy, nginx, nginx_back, node, tomcat, uvicorn, varnish,
+};
 
 /// Which software is the front tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +21,10 @@ pub enum FrontKind {
     Nginx,
     /// Debian's HAProxy.
     Haproxy,
+    /// Debian's Caddy.
+    Caddy,
+    /// Debian's Varnish.
+    Varnish,
     /// Our gateway crate.
     Ours,
 }
@@ -24,21 +32,39 @@ pub enum FrontKind {
 /// Which software is the back tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BackKind {
-    /// Debian's Apache httpd.
+    /// Debian's Apache httpd, proxying to our origin.
     Apache,
+    /// Debian's nginx, proxying to our origin.
+    Nginx,
+    /// Node.js `http` (`servers/node-back.js`), its own origin.
+    Node,
+    /// gunicorn gthread (`servers/wsgi_app.py`), its own origin.
+    Gunicorn,
+    /// uvicorn (`servers/asgi_app.py`), its own origin.
+    Uvicorn,
+    /// Tomcat 10 (a static ROOT webapp), its own origin.
+    Tomcat,
     /// Our keepalive-proxy crate.
     Ours,
 }
 
 impl FrontKind {
     /// Every front, in table order.
-    pub const ALL: [FrontKind; 3] = [FrontKind::Nginx, FrontKind::Haproxy, FrontKind::Ours];
+    pub const ALL: [FrontKind; 5] = [
+        FrontKind::Nginx,
+        FrontKind::Haproxy,
+        FrontKind::Caddy,
+        FrontKind::Varnish,
+        FrontKind::Ours,
+    ];
 
     /// The real server behind this kind; `None` for our gateway.
     pub fn real(self) -> Option<&'static RealFrontSpec> {
         match self {
             FrontKind::Nginx => Some(&nginx::FRONT),
             FrontKind::Haproxy => Some(&haproxy::FRONT),
+            FrontKind::Caddy => Some(&caddy::FRONT),
+            FrontKind::Varnish => Some(&varnish::FRONT),
             FrontKind::Ours => None,
         }
     }
@@ -47,18 +73,48 @@ impl FrontKind {
     pub fn name(self) -> &'static str {
         self.real().map_or("ours", |spec| spec.server)
     }
+
+    /// Whether `front.retry` switches this front's retry mitigation on and off (ours does).
+    pub fn has_retry_switch(self) -> bool {
+        self.real().is_none_or(|spec| spec.retry_switch)
+    }
 }
 
 impl BackKind {
     /// Every back, in table order.
-    pub const ALL: [BackKind; 2] = [BackKind::Apache, BackKind::Ours];
+    pub const ALL: [BackKind; 7] = [
+        BackKind::Apache,
+        BackKind::Nginx,
+        BackKind::Node,
+        BackKind::Gunicorn,
+        BackKind::Uvicorn,
+        BackKind::Tomcat,
+        BackKind::Ours,
+    ];
+
+    /// The real server behind this kind; `None` for our keep-alive proxy.
+    pub fn real(self) -> Option<&'static RealBackSpec> {
+        match self {
+            BackKind::Apache => Some(&apache::BACK),
+            BackKind::Nginx => Some(&nginx_back::BACK),
+            BackKind::Node => Some(&node::BACK),
+            BackKind::Gunicorn => Some(&gunicorn::BACK),
+            BackKind::Uvicorn => Some(&uvicorn::BACK),
+            BackKind::Tomcat => Some(&tomcat::BACK),
+            BackKind::Ours => None,
+        }
+    }
+
+    /// True when the back answers itself (an application): no origin stands behind it, so the origin's
+    /// counters are not available.
+    pub fn is_own_origin(self) -> bool {
+        self.real()
+            .is_some_and(|spec| spec.role == BackRole::Application)
+    }
 
     /// The name on the command line and in tables.
     pub fn name(self) -> &'static str {
-        match self {
-            BackKind::Apache => "apache",
-            BackKind::Ours => "ours",
-        }
+        self.real().map_or("ours", |spec| spec.server)
     }
 }
 
@@ -128,9 +184,9 @@ mod tests {
         for kind in BackKind::ALL {
             assert_eq!(kind.name().parse::<BackKind>().unwrap(), kind);
         }
-        let error = "caddy".parse::<FrontKind>().unwrap_err().to_string();
+        let error = "traefik".parse::<FrontKind>().unwrap_err().to_string();
         assert!(
-            error.contains("\"caddy\"") && error.contains("nginx, haproxy, ours"),
+            error.contains("\"traefik\"") && error.contains("nginx, haproxy, caddy, varnish, ours"),
             "{error}"
         );
     }

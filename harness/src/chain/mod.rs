@@ -1,6 +1,8 @@
 //! The one chain model: origin (ours) → per member [link back_origin] → back → [link front_back] → front,
-//! where the front is nginx, HAProxy or our gateway ([`FrontKind`]) and the back Apache, our keep-alive proxy
-//! ([`BackKind`]) or none (`chain.back = false`). [`Chain::start`] stands it up on 127.0.0.1 from the origin
+//! where the front is nginx, HAProxy or our gateway ([`FrontKind`]) and the back a real server, our keep-alive
+//! proxy ([`BackKind`]) or none (`chain.back = false`). A back that is an application (Node, gunicorn,
+//! uvicorn, Tomcat) is its own origin: nothing stands behind it (no back–origin link), our origin still runs
+//! but serves nothing, and the account says its counters are not available (`origin_counted = false`). [`Chain::start`] stands it up on 127.0.0.1 from the origin
 //! outwards, port 0 (or a free port) everywhere; [`Chain::stop`] takes it down front first and returns one
 //! [`ChainAccount`] of every tier's counters, the real front's log account included.
 //!
@@ -54,8 +56,8 @@ impl Chain {
         back: BackKind,
     ) -> Result<Self, ChainError> {
         pool::check_mix(scenario, front, back)?;
-        if back == BackKind::Apache {
-            crate::real::apache::check(&scenario.back)?;
+        if let Some(spec) = back.real() {
+            (spec.check)(&scenario.back)?;
         }
         let origin = Origin::start(loopback(), scenario.origin.clone()).await?;
         let mut members = Vec::with_capacity(scenario.chain.members);
@@ -150,6 +152,7 @@ impl Chain {
         for member in self.members {
             member.stop(&mut account).await;
         }
+        account.origin_counted = !self.back_kind.is_own_origin();
         account.origin_requests = self.origin.requests_served();
         account.origin_probe_requests = self.origin.probe_requests();
         account.origin_errors = self.origin.errors_injected();

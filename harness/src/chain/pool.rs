@@ -31,12 +31,14 @@ pub fn check_mix(scenario: &Scenario, front: FrontKind, back: BackKind) -> Resul
             });
         }
     }
-    if back == BackKind::Apache && !chain.back {
+    if let Some(spec) = back.real()
+        && !chain.back
+    {
         return Err(ChainError::Unsupported {
             key: "chain.back",
             value: "false".to_owned(),
-            server: "apache",
-            why: "without a back tier there is nowhere to put Apache; choose the back `ours`",
+            server: spec.server,
+            why: "without a back tier there is nowhere to put a real back; choose the back `ours`",
         });
     }
     Ok(())

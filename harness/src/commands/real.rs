@@ -1,5 +1,5 @@
-//! `badgateway real run|compare|sweep`: the keep-alive race through real nginx, HAProxy and Apache httpd, alone or
-//! mixed with our tiers.
+//! `badgateway real run|compare|sweep`: the keep-alive race through real fronts (nginx, HAProxy, Caddy,
+//! Varnish) and backs (Apache httpd, nginx, Node.js, gunicorn, uvicorn, Tomcat), alone or mixed with our tiers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use harness::chain::{BackKind, FrontKind};
+use harness::real::process::locate_binary;
 use harness::real::{
-    CellOutcome, fidelity_cells, fidelity_table, real_run_table, run_cell, run_real, sweep_backs,
+    CellOutcome, fidelity_table, matrix_cells, real_run_table, run_cell, run_real, sweep_backs,
     window_table,
 };
 use harness::result::write_json_atomically;
@@ -35,10 +36,10 @@ enum RealAction {
     Run {
         /// Scenario file; the keep-alive race when omitted.
         scenario: Option<PathBuf>,
-        /// The front: nginx, haproxy or ours.
+        /// The front: nginx, haproxy, caddy, varnish or ours.
         #[arg(long, default_value = "nginx")]
         front: FrontKind,
-        /// The back: apache or ours.
+        /// The back: apache, nginx, node, gunicorn, uvicorn, tomcat or ours.
         #[arg(long, default_value = "apache")]
         back: BackKind,
         /// Change a scenario key before running (repeatable), e.g. `--set front.retry=idempotent`.
@@ -53,11 +54,21 @@ enum RealAction {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// The fidelity table: {nginx, haproxy, ours} × {apache, ours} × {keep-alive on, off}, plus each front's
-    /// retry mitigation, on the same load.
+    /// The matrix: every chosen front × back (real and ours), each with keep-alive on (GET and POST), off,
+    /// and the front's retry mitigation (GET and POST) where it has a switch, on the same load.
+    ///
+    /// Columns: 502s (and per 10k), other 5xx (Varnish answers 503), requests closed without a response, the
+    /// front's silent retries, and its own account. A server that is not installed is named with its package;
+    /// under `CI=true` that fails the command.
     Compare {
         /// Scenario file; the keep-alive race when omitted.
         scenario: Option<PathBuf>,
+        /// The fronts, comma-separated (nginx, haproxy, caddy, varnish, ours); all when omitted.
+        #[arg(long, value_delimiter = ',')]
+        fronts: Vec<FrontKind>,
+        /// The backs, comma-separated (apache, nginx, node, gunicorn, uvicorn, tomcat, ours); all when omitted.
+        #[arg(long, value_delimiter = ',')]
+        backs: Vec<BackKind>,
         /// Change a scenario key in every cell (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -128,6 +139,8 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
         }
         RealAction::Compare {
             scenario,
+            fronts,
+            backs,
             overrides,
             shaping,
             json,
@@ -139,7 +152,24 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let stop = interrupt_signal();
-            let cells = fidelity_cells();
+            let fronts = if fronts.is_empty() {
+                FrontKind::ALL.to_vec()
+            } else {
+                fronts
+            };
+            let backs = if backs.is_empty() {
+                BackKind::ALL.to_vec()
+            } else {
+                backs
+            };
+            let missing = missing_servers(&fronts, &backs);
+            if !missing.is_empty() {
+                println!("not installed (their cells fail): {}", missing.join(", "));
+                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                    anyhow::bail!("CI: servers missing: {}", missing.join(", "));
+                }
+            }
+            let cells = matrix_cells(&fronts, &backs);
             println!("{}: {} cells", scenario.name, cells.len());
             let options = RunOptions { quiet, label: None };
             let mut outcomes = Vec::with_capacity(cells.len());
@@ -238,4 +268,21 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             Ok(exit_status(&stop, &[]))
         }
     }
+}
+
+/// The chosen real servers that are not installed, as `server (apt-get install package)`.
+fn missing_servers(fronts: &[FrontKind], backs: &[BackKind]) -> Vec<String> {
+    let fronts = fronts
+        .iter()
+        .filter_map(|kind| kind.real())
+        .map(|spec| (spec.server, spec.binary, spec.package));
+    let backs = backs
+        .iter()
+        .filter_map(|kind| kind.real())
+        .map(|spec| (spec.server, spec.binary, spec.package));
+    fronts
+        .chain(backs)
+        .filter(|(_, binary, _)| locate_binary(binary).is_none())
+        .map(|(server, _, package)| format!("{server} (apt-get install {package})"))
+        .collect()
 }

@@ -12,8 +12,9 @@ use std::path::Path;
 
 use keepalive_proxy::{BackConfig, CloseMode};
 
+use super::back::{BackRole, RealBackSpec, require_origin};
 use super::error::RealError;
-use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, locate_binary};
+use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, require_binary};
 use super::settings::{ceil_millis, ceil_seconds};
 
 /// The binary of Debian's apache2 package.
@@ -23,6 +24,20 @@ pub const MODULES_DIR: &str = "/usr/lib/apache2/modules";
 /// The Apache error log's name in its run directory.
 pub const ERROR_LOG: &str = "error.log";
 const SERVER: &str = "apache";
+/// The Debian package that installs it.
+pub const PACKAGE: &str = "apache2";
+
+/// Apache as a chain's back: a proxy to our origin.
+pub const BACK: RealBackSpec = RealBackSpec {
+    server: SERVER,
+    binary: BINARY,
+    package: PACKAGE,
+    role: BackRole::Proxy,
+    check,
+    start: |back, origin| {
+        Box::pin(async move { start(back, require_origin(SERVER, origin)?).await })
+    },
+};
 
 /// Refuses `[back]` values Apache cannot express.
 pub fn check(back: &BackConfig) -> Result<(), RealError> {
@@ -95,10 +110,7 @@ ProxyPass / http://{origin}/ retry=0
 /// Writes the config and starts `apache2 -DFOREGROUND` on a free loopback port.
 pub async fn start(back: &BackConfig, origin: SocketAddr) -> Result<ServerProcess, RealError> {
     check(back)?;
-    let binary = locate_binary(BINARY).ok_or(RealError::Missing {
-        server: SERVER,
-        binary: BINARY,
-    })?;
+    let binary = require_binary(SERVER, BINARY, PACKAGE)?;
     let listen = free_loopback_port()?;
     let dir = RunDir::create(SERVER)?;
     let run_as = running_as_root().then_some("www-data");
@@ -119,6 +131,7 @@ pub async fn start(back: &BackConfig, origin: SocketAddr) -> Result<ServerProces
         addr: listen,
         dir,
         logs,
+        env: Vec::new(),
     })
     .await
 }

@@ -10,13 +10,15 @@ use std::time::Duration;
 pub enum RealError {
     /// The server's binary is not installed.
     #[error(
-        "{server}: binary `{binary}` not found in PATH, /usr/sbin or /usr/bin; install it with `{INSTALL_HINT}`"
+        "{server}: binary `{binary}` not found in PATH, /usr/sbin or /usr/bin; install it with `apt-get install {package}`"
     )]
     Missing {
         /// Which server.
         server: &'static str,
         /// The binary looked for.
         binary: &'static str,
+        /// The Debian package that installs it.
+        package: &'static str,
     },
     /// The scenario asks for something the server cannot do.
     #[error("{server} cannot express {setting} = {value}: {why}")]
@@ -83,5 +85,6 @@ pub enum RealError {
     },
 }
 
-/// What to install when a server is missing (Debian packages).
-pub const INSTALL_HINT: &str = "apt-get install apache2 nginx haproxy";
+/// What to install when a server is missing (Debian packages): every real server the harness drives.
+pub const INSTALL_HINT: &str =
+    "apt-get install apache2 nginx haproxy caddy varnish nodejs gunicorn python3-uvicorn tomcat10";

@@ -12,7 +12,8 @@
 //!
 //! nginx logs a line for every failed upstream attempt, retried or not, so with `proxy_next_upstream error`
 //! these counts show races that the retry hid from the clients. HAProxy logs one line per request with its
-//! final status and termination state; only server-side states (`S`/`s` first) are counted. This module
+//! final status and termination state; only server-side states (`S`/`s` first) are counted, and its retries
+//! (the last connection count) are summed as `retried`. This module
 //! only parses text; reading the files belongs to the chain.
 
 use std::collections::BTreeMap;
@@ -114,12 +115,37 @@ fn haproxy_termination_state(line: &str) -> Option<&str> {
         .copied()
 }
 
-/// Counts the causes in a whole log, by name.
-pub fn count_causes(format: LogFormat, text: &str) -> BTreeMap<String, u64> {
-    let parse = match format {
-        LogFormat::NginxError => nginx_cause,
-        LogFormat::HaproxyHttp => haproxy_cause,
+/// The retries an `httplog` line reports: the last of the five connection counts after the termination
+/// state (`actconn/feconn/beconn/srv_conn/retries`, `+` first when the request was redispatched).
+pub fn haproxy_retries(line: &str) -> u64 {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let Some(state) = haproxy_termination_state(line) else {
+        return 0;
     };
+    fields
+        .iter()
+        .position(|field| *field == state)
+        .and_then(|at| fields.get(at + 1))
+        .and_then(|counts| counts.split('/').nth(4))
+        .and_then(|retries| retries.trim_start_matches('+').parse().ok())
+        .unwrap_or(0)
+}
+
+/// Counts the causes in a whole log, by name; for HAProxy also its retries (`retried`), which hide races
+/// from the clients.
+pub fn count_causes(format: LogFormat, text: &str) -> BTreeMap<String, u64> {
+    if format == LogFormat::HaproxyHttp {
+        let retries: u64 = text.lines().map(haproxy_retries).sum();
+        let mut counts = count_lines(haproxy_cause, text);
+        if retries > 0 {
+            counts.insert("retried".to_owned(), retries);
+        }
+        return counts;
+    }
+    count_lines(nginx_cause, text)
+}
+
+fn count_lines(parse: fn(&str) -> Option<LogCause>, text: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for cause in text.lines().filter_map(parse) {
         *counts.entry(cause.name().to_owned()).or_insert(0) += 1;
@@ -187,5 +213,10 @@ mod tests {
         let counts = count_causes(LogFormat::HaproxyHttp, &haproxy);
         assert_eq!(counts.len(), 1);
         assert_eq!(counts.get("upstream-closed"), Some(&1));
+        let retried = HAPROXY_OK.replace("1/1/0/0/0", "1/1/0/0/1");
+        assert_eq!(haproxy_retries(&retried), 1);
+        assert_eq!(haproxy_retries(HAPROXY_OK), 0);
+        let counts = count_causes(LogFormat::HaproxyHttp, &[HAPROXY_OK, &retried].join("\n"));
+        assert_eq!(counts.get("retried"), Some(&1));
     }
 }

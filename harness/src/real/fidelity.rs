@@ -1,8 +1,12 @@
-//! The fidelity matrix: the same scenario and load through {nginx, HAProxy, ours} × {Apache, ours} ×
-//! {keep-alive on, off}, plus each front's retry mitigation (`front.retry = "idempotent"`: nginx
-//! `proxy_next_upstream error timeout`, HAProxy `retry-on conn-failure empty-response`, our gateway's retry)
-//! with keep-alive on. A cell that fails to start (a missing server, a tier that errors or panics) is kept as
-//! a failed cell with its message; the other cells still run.
+//! The matrix: the same scenario and load through every chosen front × back (real and ours), each pair with
+//! keep-alive on (GET, and POST: what a silent retry of idempotent requests does not cover), keep-alive off,
+//! and, for a front whose retry has a switch, its retry mitigation (`front.retry = "idempotent"`: nginx
+//! `proxy_next_upstream error timeout`, HAProxy `retry-on conn-failure empty-response`, Caddy `lb_retries 1`,
+//! our gateway's retry) with GET and POST. Varnish's one retry on a recycled connection is built in: it has no
+//! retry cells. Caddy and Varnish have no limit of requests per upstream connection, so their cells run with
+//! `front.max_requests_per_conn = 0` (the result's settings show it). A cell that fails to start (a missing
+//! server, named with its package; a setting a server cannot express; a tier that errors or panics) is kept
+//! as a failed cell with its message; the other cells still run.
 
 use listener::ShutdownSignal;
 
@@ -23,42 +27,71 @@ pub struct CellSpec {
     pub keepalive: bool,
     /// The front's retry mitigation (`front.retry = "idempotent"`).
     pub retry: bool,
+    /// The load's method is POST (not replayed by a retry of idempotent requests) rather than GET.
+    pub post: bool,
 }
 
 impl CellSpec {
     /// `nginx→apache ka-on`, `haproxy→ours ka-on retry`, ...
     pub fn label(&self) -> String {
         format!(
-            "{}→{} ka-{}{}",
+            "{}→{} ka-{}{}{}",
             self.front,
             self.back,
             if self.keepalive { "on" } else { "off" },
-            if self.retry { " retry" } else { "" }
+            if self.retry { " retry" } else { "" },
+            if self.post { " POST" } else { "" }
         )
     }
 
     /// `base` with this cell's keep-alive and retry settings.
     pub fn scenario(&self, base: &Scenario) -> Result<Scenario, ScenarioError> {
-        base.with_override(&format!("back.keepalive={}", self.keepalive))?
+        let scenario = base
+            .with_override(&format!("back.keepalive={}", self.keepalive))?
             .with_override(if self.retry {
                 "front.retry=idempotent"
             } else {
                 "front.retry=none"
-            })
+            })?
+            .with_override(if self.post {
+                "load.method=POST"
+            } else {
+                "load.method=GET"
+            })?;
+        if matches!(self.front, FrontKind::Caddy | FrontKind::Varnish) {
+            scenario.with_override("front.max_requests_per_conn=0")
+        } else {
+            Ok(scenario)
+        }
     }
 }
 
-/// Every cell, grouped by front: keep-alive on, keep-alive off, keep-alive on with the retry mitigation.
+/// Every cell of every front × back, grouped by front.
 pub fn fidelity_cells() -> Vec<CellSpec> {
+    matrix_cells(&FrontKind::ALL, &BackKind::ALL)
+}
+
+/// The cells of `fronts` × `backs`, grouped by front: keep-alive on (GET, POST), keep-alive off, and with
+/// the front's retry mitigation (GET, POST) when its retry has a switch.
+pub fn matrix_cells(fronts: &[FrontKind], backs: &[BackKind]) -> Vec<CellSpec> {
     let mut cells = Vec::new();
-    for front in FrontKind::ALL {
-        for back in BackKind::ALL {
-            for (keepalive, retry) in [(true, false), (false, false), (true, true)] {
+    for &front in fronts {
+        for &back in backs {
+            let mut variants = vec![
+                (true, false, false),
+                (true, false, true),
+                (false, false, false),
+            ];
+            if front.has_retry_switch() {
+                variants.extend([(true, true, false), (true, true, true)]);
+            }
+            for (keepalive, retry, post) in variants {
                 cells.push(CellSpec {
                     front,
                     back,
                     keepalive,
                     retry,
+                    post,
                 });
             }
         }
@@ -124,7 +157,18 @@ mod tests {
     #[test]
     fn the_matrix_has_every_front_back_pair_on_off_and_retry() {
         let cells = fidelity_cells();
-        assert_eq!(cells.len(), 3 * 2 * 3);
+        // Five cells per pair, three for Varnish (no retry switch).
+        assert_eq!(cells.len(), (4 * 5 + 3) * BackKind::ALL.len());
+        let varnish = matrix_cells(&[FrontKind::Varnish], &[BackKind::Ours]);
+        assert!(varnish.iter().all(|c| !c.retry), "{varnish:?}");
+        let post = cells.iter().find(|c| c.post).unwrap();
+        assert_eq!(
+            post.scenario(&Scenario::default_race().unwrap())
+                .unwrap()
+                .load
+                .method,
+            "POST"
+        );
         let base = Scenario::default_race().unwrap();
         let retry = cells.iter().find(|c| c.retry).unwrap();
         let scenario = retry.scenario(&base).unwrap();

@@ -17,7 +17,7 @@ use gateway::{FrontConfig, RetryPolicy};
 use super::error::RealError;
 use super::errorlog::{LogFormat, count_causes};
 use super::front::RealFrontSpec;
-use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, locate_binary};
+use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, require_binary};
 use super::settings::ceil_millis;
 
 /// The binary of Debian's haproxy package.
@@ -25,12 +25,18 @@ pub const BINARY: &str = "haproxy";
 /// Where HAProxy's log lines land (its stdout) in its run directory.
 pub const TRAFFIC_LOG: &str = "stdout.log";
 const SERVER: &str = "haproxy";
+/// The Debian package that installs it.
+pub const PACKAGE: &str = "haproxy";
 
 /// HAProxy as a chain's front: its start and its traffic log's account.
 pub const FRONT: RealFrontSpec = RealFrontSpec {
     server: SERVER,
+    binary: BINARY,
+    package: PACKAGE,
     start: |front, backs| Box::pin(start(front, backs)),
     log: TRAFFIC_LOG,
+    snapshot: None,
+    retry_switch: true,
     account: |text| count_causes(LogFormat::HaproxyHttp, text),
 };
 
@@ -90,10 +96,7 @@ backend back
 
 /// Writes the config and starts HAProxy in the foreground on a free loopback port, in front of `backs`.
 pub async fn start(front: &FrontConfig, backs: &[SocketAddr]) -> Result<ServerProcess, RealError> {
-    let binary = locate_binary(BINARY).ok_or(RealError::Missing {
-        server: SERVER,
-        binary: BINARY,
-    })?;
+    let binary = require_binary(SERVER, BINARY, PACKAGE)?;
     let listen = free_loopback_port()?;
     let dir = RunDir::create(SERVER)?;
     let conf = dir.write(SERVER, "haproxy.cfg", &config(front, listen, backs))?;
@@ -108,6 +111,7 @@ pub async fn start(front: &FrontConfig, backs: &[SocketAddr]) -> Result<ServerPr
         addr: listen,
         dir,
         logs: Vec::new(),
+        env: Vec::new(),
     })
     .await
 }

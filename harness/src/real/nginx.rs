@@ -17,7 +17,7 @@ use gateway::{FrontConfig, RetryPolicy};
 use super::error::RealError;
 use super::errorlog::{LogFormat, count_causes};
 use super::front::RealFrontSpec;
-use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, locate_binary};
+use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, require_binary};
 use super::settings::ceil_millis;
 
 /// The binary of Debian's nginx package.
@@ -25,12 +25,18 @@ pub const BINARY: &str = "nginx";
 /// The error log's name in nginx's run directory.
 pub const ERROR_LOG: &str = "error.log";
 const SERVER: &str = "nginx";
+/// The Debian package that installs it.
+pub const PACKAGE: &str = "nginx";
 
 /// nginx as a chain's front: its start and its error log's account.
 pub const FRONT: RealFrontSpec = RealFrontSpec {
     server: SERVER,
+    binary: BINARY,
+    package: PACKAGE,
     start: |front, backs| Box::pin(start(front, backs)),
     log: ERROR_LOG,
+    snapshot: None,
+    retry_switch: true,
     account: |text| count_causes(LogFormat::NginxError, text),
 };
 /// `keepalive_requests` for "unlimited" (nginx has no 0 = unlimited).
@@ -100,10 +106,7 @@ http {{
 
 /// Writes the config and starts nginx in the foreground on a free loopback port, in front of `backs`.
 pub async fn start(front: &FrontConfig, backs: &[SocketAddr]) -> Result<ServerProcess, RealError> {
-    let binary = locate_binary(BINARY).ok_or(RealError::Missing {
-        server: SERVER,
-        binary: BINARY,
-    })?;
+    let binary = require_binary(SERVER, BINARY, PACKAGE)?;
     let listen = free_loopback_port()?;
     let dir = RunDir::create(SERVER)?;
     let conf = dir.write(
@@ -130,6 +133,7 @@ pub async fn start(front: &FrontConfig, backs: &[SocketAddr]) -> Result<ServerPr
         addr: listen,
         dir,
         logs: vec![error_log],
+        env: Vec::new(),
     })
     .await
 }

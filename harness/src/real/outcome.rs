@@ -16,6 +16,9 @@ pub struct RealRun {
     pub back: String,
     /// The front's own account of its upstream failures (log causes, or our gateway's 502 causes).
     pub front_causes: BTreeMap<String, u64>,
+    /// False when the back is its own origin (Node, gunicorn, uvicorn, Tomcat): `origin_requests` is then
+    /// not available rather than zero.
+    pub origin_counted: bool,
     /// What the clients saw: the result contract (docs/result-contract.md).
     #[serde(flatten)]
     pub result: RunResult,

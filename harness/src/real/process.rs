@@ -42,6 +42,19 @@ pub fn locate_binary(binary: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The binary of `server`, or the error naming it and the Debian `package` to install.
+pub fn require_binary(
+    server: &'static str,
+    binary: &'static str,
+    package: &'static str,
+) -> Result<PathBuf, RealError> {
+    locate_binary(binary).ok_or(RealError::Missing {
+        server,
+        binary,
+        package,
+    })
+}
+
 /// A temporary directory holding one server's config, pid file and logs; removed on drop unless
 /// [`KEEP_DIR_ENV`] is set. Mode 0755 so a server's unprivileged workers (Apache's `User`) can read it.
 #[derive(Debug)]
@@ -131,6 +144,8 @@ pub struct Launch {
     pub dir: RunDir,
     /// Log files (inside `dir`) whose tail explains a failed start.
     pub logs: Vec<PathBuf>,
+    /// Environment variables set for the server (Tomcat's `CATALINA_BASE`...).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running server. Dropping it stops it (blocking for at most [`STOP_GRACE`]).
@@ -167,6 +182,7 @@ impl ServerProcess {
             addr,
             dir,
             mut logs,
+            env,
         } = launch;
         let output = |name: &str| -> Result<File, RealError> {
             let path = dir.path().join(name);
@@ -183,6 +199,7 @@ impl ServerProcess {
         logs.push(dir.path().join("stderr.log"));
         let child = Command::new(&binary)
             .args(&args)
+            .envs(env)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(stdout)
@@ -246,6 +263,11 @@ impl ServerProcess {
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its run directory, while it runs.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(RunDir::path)
     }
 
     /// Stops the server without blocking the async runtime's thread, and hands back its run directory so

@@ -37,6 +37,7 @@ pub async fn run_real(
             .as_ref()
             .map(ChainAccount::front_causes)
             .unwrap_or_default(),
+        origin_counted: run.account.as_ref().is_none_or(|a| a.origin_counted),
         result: run.result,
     })
 }
