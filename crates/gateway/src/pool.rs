@@ -259,11 +259,15 @@ impl UpstreamPool {
             let mut stacks = self.shared.lock_mine();
             match stacks.get_mut(conn.member) {
                 Some(stack) if stack.len() < limits.max_idle_per_backend => {
-                    // Stamped under the lock, so every stack stays ordered oldest first.
-                    conn.idle_since = Instant::now();
+                    // The idle clock starts when the response's last byte arrived, not now: the client side
+                    // may have taken the body's end later than the upstream socket delivered it, and the
+                    // backend's clock started even earlier. Inserted in order, so every stack stays ordered
+                    // oldest first (two connections can arrive here out of order of their last bytes).
+                    conn.idle_since = conn.conn.last_read_at().min(Instant::now());
                     conn.hint_deadline =
                         hint_window.flatten().map(|window| conn.idle_since + window);
-                    stack.push(conn);
+                    let at = stack.partition_point(|other| other.idle_since <= conn.idle_since);
+                    stack.insert(at, conn);
                     None
                 }
                 _ => Some(conn),
@@ -377,11 +381,22 @@ async fn reap(shared: Weak<PoolShared>, wake: Arc<Notify>) {
         match next_expiry {
             Some(deadline) => {
                 tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => {}
+                    () = sleep_precisely_until(deadline) => {}
                     () = wake.notified() => {}
                 }
             }
             None => wake.notified().await,
         }
     }
+}
+
+/// Sleeps until `deadline` within a fraction of a millisecond: tokio's timer (which rounds up to its next
+/// millisecond tick, keeping an expired connection open up to ~1 ms past `idle_timeout`) until
+/// [`precise_timer::PRECISE_SPAN`] before it, then the precise timer for the rest. The rest is measured on
+/// tokio's clock, so a test that pauses tokio's time still drives the reaper.
+async fn sleep_precisely_until(deadline: Instant) {
+    if let Some(early) = deadline.checked_sub(precise_timer::PRECISE_SPAN) {
+        tokio::time::sleep_until(early).await;
+    }
+    precise_timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
 }
