@@ -74,9 +74,10 @@ pub struct FrontConfig {
     /// connection. Default false (nginx and Application Gateway ignore the hint).
     pub honor_keep_alive_hint: bool,
     /// How long before the hinted timeout a connection stops being handed out. Default 1 s: undici's
-    /// `keepAliveTimeoutThreshold` ("A number of milliseconds subtracted from server keep-alive hints when
-    /// overriding keepAliveTimeout to account for timing inaccuracies caused by e.g. transport latency.
-    /// Default: 1e3 milliseconds - 1 second", undici's Client options).
+    /// `keepAliveTimeoutThreshold`, the milliseconds it subtracts from a server's keep-alive hint "to account
+    /// for timing inaccuracies caused by e.g. transport latency" (undici's `docs/api/Client.md`): `1e3` in the
+    /// undici that Node 18–22's `fetch` ships; undici's newer docs and source give `2e3`, so raise it to match
+    /// a newer client.
     #[serde(with = "humantime_serde")]
     pub keep_alive_hint_margin: Duration,
     /// See [`RetryPolicy`]. Default none.
