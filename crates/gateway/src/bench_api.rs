@@ -33,6 +33,7 @@ impl BenchPool {
                     idle_timeout,
                     max_idle_per_backend: max_idle,
                     max_requests_per_conn: 0,
+                    keep_alive_hint_margin: None,
                 },
             ),
         }

@@ -65,6 +65,21 @@ pub struct FrontConfig {
     /// A connection is not reused after this many requests. 0 = unlimited. Default 1000 (nginx's
     /// `keepalive_requests`).
     pub max_requests_per_conn: u64,
+    /// Honour the backend's `Keep-Alive: timeout=N` hint (Apache and Node send it): a connection whose last
+    /// response announced `timeout=N` is not handed out once it sat idle `N − keep_alive_hint_margin`, as
+    /// Node's undici client does; `timeout=0` (or any `N` not above the margin) means "do not reuse". The
+    /// front then sends `Connection: keep-alive` upstream, since Apache hints only to requests that say so.
+    /// Apache announces whole seconds rounded down (`KeepAliveTimeout 100ms` says `timeout=0`), so in a
+    /// time-scaled run with sub-second keep-alive timeouts the hint makes the front never reuse a
+    /// connection. Default false (nginx and Application Gateway ignore the hint).
+    pub honor_keep_alive_hint: bool,
+    /// How long before the hinted timeout a connection stops being handed out. Default 1 s: undici's
+    /// `keepAliveTimeoutThreshold`, the milliseconds it subtracts from a server's keep-alive hint "to account
+    /// for timing inaccuracies caused by e.g. transport latency" (undici's `docs/api/Client.md`): `1e3` in the
+    /// undici that Node 18–22's `fetch` ships; undici's newer docs and source give `2e3`, so raise it to match
+    /// a newer client.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_hint_margin: Duration,
     /// See [`RetryPolicy`]. Default none.
     pub retry: RetryPolicy,
     /// Limit on TCP connect to a backend member. Default 5 s.
@@ -124,6 +139,8 @@ impl Default for FrontConfig {
             idle_timeout: Duration::from_secs(60),
             max_idle_per_backend: 32,
             max_requests_per_conn: 1000,
+            honor_keep_alive_hint: false,
+            keep_alive_hint_margin: Duration::from_secs(1),
             retry: RetryPolicy::None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(20),

@@ -178,6 +178,9 @@ impl Gateway {
                 idle_timeout: config.idle_timeout,
                 max_idle_per_backend: config.max_idle_per_backend,
                 max_requests_per_conn: config.max_requests_per_conn,
+                keep_alive_hint_margin: config
+                    .honor_keep_alive_hint
+                    .then_some(config.keep_alive_hint_margin),
             },
         );
         let stats = Arc::new(Stats::default());

@@ -42,6 +42,10 @@ pub(crate) struct PooledConn {
     served: u64,
     /// When it last became idle (its creation, for a fresh connection).
     idle_since: Instant,
+    /// The `Keep-Alive: timeout=N` its last response announced, if any.
+    hinted_timeout: Option<Duration>,
+    /// With `honor_keep_alive_hint`: the instant it must no longer be handed out (idle_since + N − margin).
+    hint_deadline: Option<Instant>,
 }
 
 /// What a request needs to know about the connection it was sent on, taken when it is sent.
@@ -71,7 +75,14 @@ impl PooledConn {
             member,
             served: 0,
             idle_since,
+            hinted_timeout: None,
+            hint_deadline: None,
         }
+    }
+
+    /// Records the `Keep-Alive: timeout=N` of the response being read on this connection (`None`: no hint).
+    pub(crate) fn set_hinted_timeout(&mut self, timeout: Option<Duration>) {
+        self.hinted_timeout = timeout;
     }
 
     /// Records that a request starts on this connection and describes the connection as that request sees it.
@@ -99,6 +110,9 @@ pub(crate) struct PoolLimits {
     pub(crate) max_idle_per_backend: usize,
     /// A connection that served this many requests is closed; 0 = unlimited.
     pub(crate) max_requests_per_conn: u64,
+    /// `Some(margin)` with `honor_keep_alive_hint`: a hinted connection is not handed out past its hinted
+    /// timeout minus `margin`, and not taken back at all when the hint is not above the margin.
+    pub(crate) keep_alive_hint_margin: Option<Duration>,
 }
 
 /// The pool's own counters, for tuning and tests.
@@ -106,8 +120,11 @@ pub(crate) struct PoolLimits {
 pub struct PoolStats {
     /// Idle connections in the pool now.
     pub idle: usize,
-    /// Connections found too old at checkout and closed.
+    /// Connections found too old at checkout and closed (their idle timeout, or the backend's hint).
     pub discarded_expired: u64,
+    /// Connections not taken back because the backend's `Keep-Alive` hint left no time to reuse them
+    /// (`timeout=N` with N not above `keep_alive_hint_margin`, e.g. Apache's `timeout=0`).
+    pub refused_by_hint: u64,
     /// Connections hyper already knew were closed (the backend's FIN or RST arrived first), discarded at checkout
     /// or when a send found them closed before writing the request.
     pub discarded_closed: u64,
@@ -141,6 +158,7 @@ struct PoolShared {
     discarded_closed: AtomicU64,
     reaped: AtomicU64,
     refused_checkins: AtomicU64,
+    refused_by_hint: AtomicU64,
 }
 
 impl Drop for PoolShared {
@@ -166,6 +184,7 @@ impl UpstreamPool {
             discarded_closed: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
             refused_checkins: AtomicU64::new(0),
+            refused_by_hint: AtomicU64::new(0),
         });
         tokio::spawn(reap(Arc::downgrade(&shared), wake));
         UpstreamPool { shared }
@@ -181,7 +200,8 @@ impl UpstreamPool {
             let stack = stacks.get_mut(member)?;
             loop {
                 let Some(conn) = stack.pop() else { break None };
-                if conn.idle_age(now) >= self.shared.limits.idle_timeout {
+                let hint_expired = conn.hint_deadline.is_some_and(|deadline| now >= deadline);
+                if hint_expired || conn.idle_age(now) >= self.shared.limits.idle_timeout {
                     self.shared
                         .discarded_expired
                         .fetch_add(1, Ordering::Relaxed);
@@ -205,6 +225,22 @@ impl UpstreamPool {
     pub(crate) fn checkin(&self, mut conn: PooledConn, keeps_alive: bool) {
         let limits = self.shared.limits;
         let spent = limits.max_requests_per_conn > 0 && conn.served >= limits.max_requests_per_conn;
+        // The hinted reuse window: N − margin; none left (`timeout=0`, or N not above the margin) = never reuse.
+        let hint_window =
+            limits
+                .keep_alive_hint_margin
+                .zip(conn.hinted_timeout)
+                .map(|(margin, timeout)| {
+                    timeout
+                        .checked_sub(margin)
+                        .filter(|window| !window.is_zero())
+                });
+        if keeps_alive && hint_window == Some(None) {
+            tracing::debug!(connection = conn.conn.id, hinted = ?conn.hinted_timeout, "the backend's Keep-Alive hint leaves no reuse window");
+            self.shared.refused_by_hint.fetch_add(1, Ordering::Relaxed);
+            self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if !keeps_alive
             || spent
             || conn.conn.is_closed()
@@ -223,9 +259,15 @@ impl UpstreamPool {
             let mut stacks = self.shared.lock_mine();
             match stacks.get_mut(conn.member) {
                 Some(stack) if stack.len() < limits.max_idle_per_backend => {
-                    // Stamped under the lock, so every stack stays ordered oldest first.
-                    conn.idle_since = Instant::now();
-                    stack.push(conn);
+                    // The idle clock starts when the response's last byte arrived, not now: the client side
+                    // may have taken the body's end later than the upstream socket delivered it, and the
+                    // backend's clock started even earlier. Inserted in order, so every stack stays ordered
+                    // oldest first (two connections can arrive here out of order of their last bytes).
+                    conn.idle_since = conn.conn.last_read_at().min(Instant::now());
+                    conn.hint_deadline =
+                        hint_window.flatten().map(|window| conn.idle_since + window);
+                    let at = stack.partition_point(|other| other.idle_since <= conn.idle_since);
+                    stack.insert(at, conn);
                     None
                 }
                 _ => Some(conn),
@@ -272,6 +314,7 @@ impl UpstreamPool {
             discarded_closed: self.shared.discarded_closed.load(Ordering::Relaxed),
             reaped: self.shared.reaped.load(Ordering::Relaxed),
             refused_checkins: self.shared.refused_checkins.load(Ordering::Relaxed),
+            refused_by_hint: self.shared.refused_by_hint.load(Ordering::Relaxed),
         }
     }
 }
@@ -338,11 +381,22 @@ async fn reap(shared: Weak<PoolShared>, wake: Arc<Notify>) {
         match next_expiry {
             Some(deadline) => {
                 tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => {}
+                    () = sleep_precisely_until(deadline) => {}
                     () = wake.notified() => {}
                 }
             }
             None => wake.notified().await,
         }
     }
+}
+
+/// Sleeps until `deadline` within a fraction of a millisecond: tokio's timer (which rounds up to its next
+/// millisecond tick, keeping an expired connection open up to ~1 ms past `idle_timeout`) until
+/// [`precise_timer::PRECISE_SPAN`] before it, then the precise timer for the rest. The rest is measured on
+/// tokio's clock, so a test that pauses tokio's time still drives the reaper.
+async fn sleep_precisely_until(deadline: Instant) {
+    if let Some(early) = deadline.checked_sub(precise_timer::PRECISE_SPAN) {
+        tokio::time::sleep_until(early).await;
+    }
+    precise_timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
 }

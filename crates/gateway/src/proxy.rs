@@ -183,7 +183,11 @@ impl Proxy {
         let method = request.method.clone();
         let may_retry = retry::may_retry(self.config.retry, &method);
         let (failure, spare) = match self
-            .send_pooled_or_fresh(member, request.into_upstream(member), may_retry)
+            .send_pooled_or_fresh(
+                member,
+                request.into_upstream(member, self.config.honor_keep_alive_hint),
+                may_retry,
+            )
             .await
         {
             Ok(answer) => return Ok(self.respond(answer)),
@@ -309,11 +313,15 @@ impl Proxy {
     /// The backend's response, hop-by-hop headers removed, its body streamed and its connection returned at
     /// the body's end.
     fn respond(&self, answer: Answer) -> Response<ResponseBody> {
-        let Answer { response, conn } = answer;
+        let Answer { response, mut conn } = answer;
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             return self.switch_protocols(response, conn);
         }
         let (mut parts, body) = response.into_parts();
+        conn.set_hinted_timeout(
+            wire::keep_alive::KeepAliveHint::from_headers(&parts.headers)
+                .and_then(|hint| hint.timeout),
+        );
         let keeps_alive = hop_by_hop::keeps_alive(parts.version, &parts.headers);
         hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
@@ -406,8 +414,9 @@ impl BufferedRequest {
         })
     }
 
-    /// The upstream request, with a `Host` naming `member` when the client sent none.
-    fn into_upstream(self, member: &Member) -> UpstreamRequest {
+    /// The upstream request, with a `Host` naming `member` when the client sent none, and `Connection:
+    /// keep-alive` when the front honours the backend's hint (Apache sends it only to requests that ask).
+    fn into_upstream(self, member: &Member, ask_keep_alive: bool) -> UpstreamRequest {
         let mut request = Request::new(Full::new(self.body));
         *request.method_mut() = self.method;
         *request.uri_mut() = self.uri;
@@ -416,6 +425,12 @@ impl BufferedRequest {
             && let Ok(host) = HeaderValue::from_str(&member.label)
         {
             slot.insert(host);
+        }
+        if ask_keep_alive {
+            request.headers_mut().insert(
+                http::header::CONNECTION,
+                HeaderValue::from_static("keep-alive"),
+            );
         }
         request
     }

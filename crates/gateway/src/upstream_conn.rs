@@ -41,6 +41,8 @@ pub(crate) struct UpstreamConn {
     pub(crate) created_at: Instant,
     sender: http1::SendRequest<Full<Bytes>>,
     bytes_read: Arc<AtomicU64>,
+    /// Nanoseconds after `created_at` of the last read that returned bytes (0: none yet).
+    last_read_ns: Arc<AtomicU64>,
     saw_reset: Arc<AtomicBool>,
     driver: AbortHandle,
 }
@@ -49,6 +51,13 @@ impl UpstreamConn {
     /// Bytes received from the backend on this connection so far.
     pub(crate) fn bytes_read(&self) -> u64 {
         self.bytes_read.load(Ordering::Acquire)
+    }
+
+    /// When the socket last returned bytes (the connection's creation before any): for a response read to
+    /// its end, the arrival of its last byte, which is when its idle time starts (the backend's keep-alive
+    /// clock started one link crossing earlier still).
+    pub(crate) fn last_read_at(&self) -> Instant {
+        self.created_at + Duration::from_nanos(self.last_read_ns.load(Ordering::Acquire))
     }
 
     /// True once a read or a write on the socket failed with a reset (ECONNRESET, EPIPE, ECONNABORTED).
@@ -112,10 +121,14 @@ pub(crate) async fn connect(
     }
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let bytes_read = Arc::new(AtomicU64::new(0));
+    let last_read_ns = Arc::new(AtomicU64::new(0));
     let saw_reset = Arc::new(AtomicBool::new(false));
+    let created_at = Instant::now();
     let io = TokioIo::new(CountingStream {
         inner: stream,
         bytes_read: bytes_read.clone(),
+        created_at,
+        last_read_ns: last_read_ns.clone(),
         saw_reset: saw_reset.clone(),
     });
     // The HTTP/1 handshake writes nothing; it cannot fail on a connected socket, but stay honest about it.
@@ -134,9 +147,10 @@ pub(crate) async fn connect(
     tracing::debug!(backend, connection = id, "upstream connection opened");
     Ok(UpstreamConn {
         id,
-        created_at: Instant::now(),
+        created_at,
         sender,
         bytes_read,
+        last_read_ns,
         saw_reset,
         driver,
     })
@@ -160,6 +174,8 @@ pub(crate) async fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
 struct CountingStream {
     inner: TcpStream,
     bytes_read: Arc<AtomicU64>,
+    created_at: Instant,
+    last_read_ns: Arc<AtomicU64>,
     saw_reset: Arc<AtomicBool>,
 }
 
@@ -196,6 +212,11 @@ impl AsyncRead for CountingStream {
         let read = buf.filled().len().saturating_sub(before);
         if read > 0 {
             this.bytes_read.fetch_add(read as u64, Ordering::Release);
+            let since = Instant::now().saturating_duration_since(this.created_at);
+            this.last_read_ns.store(
+                u64::try_from(since.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Release,
+            );
         }
         this.note(polled)
     }

@@ -57,6 +57,30 @@ impl RequestService {
     }
 }
 
+impl RequestService {
+    /// Apache 2.4's answer to a request that said `Connection: keep-alive` (`ap_set_keepalive`), measured on
+    /// Apache 2.4.71 with `KeepAliveTimeout 100ms` and `MaxKeepAliveRequests 100`: `Keep-Alive: timeout=0,
+    /// max=100` then `max=99`, `max=98` on the same connection, and `Connection: Keep-Alive`; the timeout is
+    /// whole seconds rounded down (2500 ms gives `timeout=2`); without `MaxKeepAliveRequests` there is no
+    /// `max=`. A plain HTTP/1.1 request (no `Connection: keep-alive`) gets neither header.
+    fn keep_alive_hint(&self, headers: &mut http::HeaderMap, number: u64) {
+        let config = &self.shared.config;
+        if headers
+            .get(header::CONNECTION)
+            .is_some_and(|value| wire::keep_alive::has_token(value.as_bytes(), b"close"))
+        {
+            return;
+        }
+        let remaining = (config.max_keepalive_requests > 0)
+            .then(|| config.max_keepalive_requests.saturating_sub(number) + 1);
+        let hint = wire::keep_alive::KeepAliveHint::apache(config.keepalive_timeout, remaining);
+        if let Ok(value) = HeaderValue::from_str(&hint.to_string()) {
+            headers.insert(wire::keep_alive::KEEP_ALIVE, value);
+            headers.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        }
+    }
+}
+
 impl hyper::service::Service<Request<Incoming>> for RequestService {
     type Response = Response<TrackedBody>;
     type Error = Infallible;
@@ -67,6 +91,7 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
         let number = self.activity.request_started();
         self.shared.stats.request_received();
         let last = self.is_last(number);
+        let asked_keep_alive = wire::keep_alive::asks_keep_alive(request.headers());
         let this = self.clone();
         Box::pin(async move {
             let mut request = request;
@@ -93,6 +118,8 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 this.shared.stats.max_requests_close();
                 tracing::debug!(peer = %this.peer, requests = number, "last response on this connection");
+            } else if asked_keep_alive && parts.status != http::StatusCode::SWITCHING_PROTOCOLS {
+                this.keep_alive_hint(&mut parts.headers, number);
             }
             Ok(Response::from_parts(
                 parts,

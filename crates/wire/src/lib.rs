@@ -3,6 +3,8 @@
 //!
 //! - [`hop_by_hop`]: the headers that describe one hop (RFC 9110 §7.6.1), stripped both ways, and whether a
 //!   response lets its connection carry another request;
+//! - [`keep_alive`]: the `Keep-Alive: timeout=N, max=M` hint, parsed for the front and written as Apache
+//!   writes it for the back;
 //! - [`forwarded`]: `X-Forwarded-For`, with one behaviour on both tiers (nginx's `$proxy_add_x_forwarded_for`);
 //! - [`local`]: the answers a tier makes itself (a 502, a 400, a 413, a 408), as a hyper response or as bytes
 //!   for a socket hyper no longer owns;
@@ -23,6 +25,7 @@ pub mod error_chain;
 pub mod forwarded;
 pub mod hop_by_hop;
 pub mod host;
+pub mod keep_alive;
 pub mod limits;
 pub mod local;
 pub mod method;

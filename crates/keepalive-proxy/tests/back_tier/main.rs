@@ -6,6 +6,7 @@ mod bad_input;
 mod chain;
 mod client_error_props;
 mod idle_close;
+mod keep_alive_hint;
 mod proxying;
 mod request_hygiene;
 #[path = "../support/mod.rs"]
