@@ -119,7 +119,8 @@ enum Command {
         /// the counts, p99 (with enough samples), throughput, causes.
         #[arg(long, value_name = "FILE")]
         baseline: Option<PathBuf>,
-        /// Allowed relative change of p99 and throughput against the baseline, `10%` or `0.1`; a negative one is refused.
+        /// Allowed relative change of p99 and throughput against the baseline: `10%`, or a fraction up to 1 (`0.1`); a
+        /// bare number above 1 (`10`) and a negative one are refused.
         #[arg(long, default_value = "10%", allow_hyphen_values = true)]
         tolerance: Tolerance,
         /// The absolute part of the p99 tolerance: p99 may rise to `base × (1 + tolerance) + floor`.

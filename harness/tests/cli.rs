@@ -166,3 +166,22 @@ fn too_many_load_threads_are_named() {
         "{message}"
     );
 }
+
+#[test]
+fn a_negative_step_and_a_tolerance_without_percent_are_refused_in_plain_words() {
+    let step = badgateway(&["sweep", "--step", "-2ms"]);
+    assert_eq!(step.status.code(), Some(2));
+    let said = stderr(&step);
+    assert!(
+        said.contains("--step -2ms: the distance between bins must be positive"),
+        "{said}"
+    );
+    assert!(!said.contains("-- -2ms"), "clap's tip: {said}");
+    let result = temp_file("tolerance.json", "{}");
+    let result = result.to_string_lossy();
+    let tolerance = badgateway(&["check", &result, "--tolerance", "10"]);
+    assert_eq!(tolerance.status.code(), Some(2));
+    let said = stderr(&tolerance);
+    assert!(said.contains("tolerance \"10\" has no %"), "{said}");
+    assert!(said.contains("write 10%"), "{said}");
+}

@@ -24,7 +24,8 @@ use crate::result::RunResult;
 use crate::scenario::Scenario;
 use crate::sweep::SweepResult;
 
-/// A relative tolerance, read as `10%` or `0.1`.
+/// A relative tolerance, read as `10%`, or as a fraction up to 1 (`0.1`). A bare number above 1 is refused: `10`
+/// would mean 1000 %.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance(pub f64);
 
@@ -38,6 +39,13 @@ impl std::str::FromStr for Tolerance {
             None => trimmed.parse::<f64>(),
         }
         .map_err(|_| format!("tolerance {text:?} is not a number or a percentage"))?;
+        if !trimmed.ends_with('%') && value > 1.0 {
+            return Err(format!(
+                "tolerance {text:?} has no %: as a fraction it would mean {:.0} %; write {trimmed}% (or a fraction \
+                 up to 1, e.g. 0.1 for 10 %)",
+                value * 100.0
+            ));
+        }
         if !(value.is_finite() && value >= 0.0) {
             return Err(format!("tolerance {text:?} must be zero or positive"));
         }
@@ -477,5 +485,8 @@ mod tests {
         assert_eq!("0.25".parse::<Tolerance>().unwrap(), Tolerance(0.25));
         assert!("ten".parse::<Tolerance>().unwrap_err().contains("ten"));
         assert!("-5%".parse::<Tolerance>().is_err());
+        assert_eq!("1".parse::<Tolerance>().unwrap(), Tolerance(1.0));
+        assert!("10".parse::<Tolerance>().unwrap_err().contains("has no %"));
+        assert_eq!("150%".parse::<Tolerance>().unwrap(), Tolerance(1.5));
     }
 }

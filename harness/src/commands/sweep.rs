@@ -18,8 +18,8 @@ pub struct SweepBins {
     /// Offsets to sweep, FROM..TO (signed durations), e.g. `-20ms..10ms`.
     #[arg(long, default_value = "-16ms..8ms", allow_hyphen_values = true)]
     pub offset: OffsetRange,
-    /// Distance between bins.
-    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
+    /// Distance between bins: a positive duration, e.g. `2ms`.
+    #[arg(long, default_value = "2ms", allow_hyphen_values = true, value_parser = parse_step)]
     pub step: Duration,
     /// Requests in each bin.
     #[arg(long, default_value_t = 60)]
@@ -88,4 +88,21 @@ pub async fn sweep(
     println!("\n{}", sweep_table(&result));
     write_outputs(&outputs, &base.name, &[], Some(&result), shaping.time_scale)?;
     Ok(exit_status(&stop, &[]))
+}
+
+/// A bin step: a positive duration; a negative or zero one is refused in plain words, not with clap's `-- -2ms`
+/// tip.
+fn parse_step(text: &str) -> Result<Duration, String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!(
+            "--step {text}: the distance between bins must be positive (the offsets, not the step, are signed)"
+        ));
+    }
+    match humantime::parse_duration(text) {
+        Ok(step) if step.is_zero() => Err(format!(
+            "--step {text}: the distance between bins must be positive"
+        )),
+        Ok(step) => Ok(step),
+        Err(error) => Err(format!("--step {text}: {error}")),
+    }
 }
