@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use harness::chain::{BackKind, Chain, FrontKind};
 use harness::probe::{CloseKind, measure_close};
-use harness::real::{INSTALL_HINT, missing_packages, process, run_real};
+use harness::real::{process, run_real};
 use harness::scenario::Scenario;
 use listener::Shutdown;
 use support::quiet;
+use support::{assert_gone, get, real_servers_installed};
 
 /// Every back but ours and Apache (which `real_stacks.rs` covers).
 const BACKS: [BackKind; 5] = [
@@ -23,50 +24,6 @@ const BACKS: [BackKind; 5] = [
     BackKind::Uvicorn,
     BackKind::Tomcat,
 ];
-
-fn servers_installed() -> bool {
-    let missing = missing_packages();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "real-back tests need {}: install with `{INSTALL_HINT}`",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{message} (CI: a missing server is a failure)");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
-}
-
-fn assert_gone(pid: u32) {
-    assert!(!process::pid_exists(pid), "pid {pid} still exists");
-    assert!(
-        process::group_members(pid).is_empty(),
-        "processes of group {pid} survive: {:?}",
-        process::group_members(pid)
-    );
-}
-
-async fn get(addr: std::net::SocketAddr) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: badgateway.test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
-}
 
 /// The default race with a keep-alive timeout every back can express (gunicorn takes whole seconds).
 fn one_second() -> Scenario {
@@ -78,7 +35,7 @@ fn one_second() -> Scenario {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_real_back_serves_through_our_gateway_and_stops_completely() {
-    if !servers_installed() {
+    if !real_servers_installed("real-back tests") {
         return;
     }
     let scenario = one_second();
@@ -103,7 +60,7 @@ async fn each_real_back_serves_through_our_gateway_and_stops_completely() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_real_back_closes_an_idle_connection_with_a_fin_after_its_setting() {
-    if !servers_installed() {
+    if !real_servers_installed("real-back tests") {
         return;
     }
     let scenario = one_second();
@@ -191,7 +148,7 @@ async fn each_real_back_closes_an_idle_connection_with_a_fin_after_its_setting()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_real_back_races_behind_our_gateway_at_its_measured_close() {
-    if !servers_installed() {
+    if !real_servers_installed("real-back tests") {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();

@@ -5,61 +5,16 @@
 
 mod support;
 
-use std::time::Duration;
-
 use harness::chain::{BackKind, Chain, FrontKind};
-use harness::real::{INSTALL_HINT, missing_packages, process, run_real};
+use harness::real::run_real;
 use harness::scenario::Scenario;
 use listener::Shutdown;
 use support::quiet;
-
-fn servers_installed() -> bool {
-    let missing = missing_packages();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "real-front tests need {}: install with `{INSTALL_HINT}`",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{message} (CI: a missing server is a failure)");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
-}
-
-fn assert_gone(pid: u32) {
-    assert!(!process::pid_exists(pid), "pid {pid} still exists");
-    assert!(
-        process::group_members(pid).is_empty(),
-        "processes of group {pid} survive: {:?}",
-        process::group_members(pid)
-    );
-}
-
-async fn get(addr: std::net::SocketAddr) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: badgateway.test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
-}
+use support::{assert_gone, get, real_servers_installed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_and_varnish_serve_in_front_of_apache_and_our_back_and_stop_completely() {
-    if !servers_installed() {
+    if !real_servers_installed("real-front tests") {
         return;
     }
     // Neither has a limit of requests per upstream connection (the default is 1000).
@@ -87,7 +42,7 @@ async fn caddy_and_varnish_serve_in_front_of_apache_and_our_back_and_stop_comple
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_and_varnish_race_and_their_own_retries_hide_only_the_get() {
-    if !servers_installed() {
+    if !real_servers_installed("real-front tests") {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();

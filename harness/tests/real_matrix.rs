@@ -6,32 +6,15 @@
 mod support;
 
 use harness::chain::{BackKind, FrontKind};
-use harness::real::{
-    CellOutcome, INSTALL_HINT, fidelity_table, matrix_cells, missing_packages, run_cell,
-};
+use harness::real::{CellOutcome, fidelity_table, matrix_cells, run_cell};
 use harness::scenario::Scenario;
 use listener::Shutdown;
 use support::quiet;
-
-fn servers_installed() -> bool {
-    let missing = missing_packages();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "the matrix test needs {}: install with `{INSTALL_HINT}`",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{message} (CI: a missing server is a failure)");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
-}
+use support::real_servers_installed;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_front_runs_in_front_of_an_application_back_with_and_without_its_mitigation() {
-    if !servers_installed() {
+    if !real_servers_installed("the matrix test") {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();

@@ -9,64 +9,19 @@ mod support;
 use std::time::Duration;
 
 use harness::chain::{BackKind, Chain, FrontKind};
-use harness::real::{
-    INSTALL_HINT, apache, haproxy, missing_packages, nginx, process, run_real, sweep_backs,
-    window_table,
-};
+use harness::real::{apache, haproxy, nginx, process, run_real, sweep_backs, window_table};
 use harness::scenario::Scenario;
 use harness::sweep::{Offset, SweepPlan};
 use listener::Shutdown;
 use origin::{Origin, OriginConfig};
 use support::quiet;
+use support::{assert_gone, get, real_servers_installed};
 
 /// False (after saying what to install) when a server is missing outside CI; panics in CI.
-fn servers_installed() -> bool {
-    let missing = missing_packages();
-    if missing.is_empty() {
-        return true;
-    }
-    let message = format!(
-        "real-stack tests need {}: install with `{INSTALL_HINT}`",
-        missing.join(", ")
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{message} (CI: a missing server is a failure)");
-    }
-    eprintln!("SKIPPED: {message}");
-    false
-}
-
-fn assert_gone(pid: u32) {
-    assert!(!process::pid_exists(pid), "pid {pid} still exists");
-    assert!(
-        process::group_members(pid).is_empty(),
-        "processes of group {pid} survive: {:?}",
-        process::group_members(pid)
-    );
-}
-
-async fn get(addr: std::net::SocketAddr) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: badgateway.test\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_real_server_starts_from_its_config_and_stops_completely() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     let origin = Origin::start("127.0.0.1:0".parse().unwrap(), OriginConfig::default())
@@ -104,7 +59,7 @@ async fn each_real_server_starts_from_its_config_and_stops_completely() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     let scenario = Scenario::default_race().unwrap();
@@ -129,7 +84,7 @@ async fn a_chain_of_real_servers_answers_and_leaves_nothing_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_members_stand_one_real_back_each_and_a_key_a_front_cannot_honour_is_refused() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     let scenario = Scenario::default_race()
@@ -168,7 +123,7 @@ async fn chain_members_stand_one_real_back_each_and_a_key_a_front_cannot_honour_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_apache_cannot_express_is_refused_naming_it() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     // Apache always closes idle connections with a lingering close: a reset close is not measured as one.
@@ -185,7 +140,7 @@ async fn a_setting_apache_cannot_express_is_refused_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keepalive_race_reproduces_through_nginx_and_apache_and_keepalive_off_removes_it() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();
@@ -234,7 +189,7 @@ async fn the_keepalive_race_reproduces_through_nginx_and_apache_and_keepalive_of
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_back_opens_the_race_window_where_real_apache_does() {
-    if !servers_installed() {
+    if !real_servers_installed("real-stack tests") {
         return;
     }
     let (_shutdown, stop) = Shutdown::new();

@@ -159,3 +159,53 @@ pub fn scratch_dir(test: &str) -> std::path::PathBuf {
 pub fn badgateway_command() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_badgateway"))
 }
+
+/// Whether the real servers are installed: under `CI=true` a missing one fails the test (never a skip);
+/// elsewhere the test says what to install and passes. `what` names the tests in the message.
+pub fn real_servers_installed(what: &str) -> bool {
+    let missing = harness::real::missing_packages();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "{what} need {}: install with `{}`",
+        missing.join(", "),
+        harness::real::INSTALL_HINT
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{message} (CI: a missing server is a failure)");
+    }
+    eprintln!("SKIPPED: {message}");
+    false
+}
+
+/// Asserts that a real server's process and its process group are gone.
+pub fn assert_gone(pid: u32) {
+    use harness::real::process;
+    assert!(!process::pid_exists(pid), "pid {pid} still exists");
+    assert!(
+        process::group_members(pid).is_empty(),
+        "processes of group {pid} survive: {:?}",
+        process::group_members(pid)
+    );
+}
+
+/// One `GET /` with `Connection: close` to `addr`; the response's status.
+pub async fn get(addr: SocketAddr) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: badgateway.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
+}
