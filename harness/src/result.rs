@@ -95,6 +95,10 @@ pub struct RunResult {
     /// P(502) against the clients' measured idle gap, binned; absent when the load had no idle gaps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub race_window: Option<RaceWindow>,
+    /// What our back tier counted, all members together (the same counts its `/metrics` serves); absent for a
+    /// real back, without a back tier, and for an external target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_counts: Option<keepalive_proxy::BackStats>,
 }
 
 fn unscaled() -> f64 {

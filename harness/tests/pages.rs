@@ -267,6 +267,14 @@ async fn a_run_page_of_the_default_race_shows_its_distribution_and_race_window()
         "{window:?}"
     );
     assert_eq!(window.keepalive_timeout_ms, Some(50.0));
+    let back = result
+        .back_counts
+        .expect("our back's counts are in the result");
+    assert_eq!(
+        back.requests + result.race_bad_gateways(),
+        result.requests,
+        "a request is either served by the back or met its close"
+    );
     assert_eq!(
         result.latency_percentiles.last().map(|p| p.percentile),
         Some(100.0)

@@ -59,6 +59,19 @@ pub fn check_close(server: &'static str, back: &BackConfig) -> Result<(), RealEr
     Ok(())
 }
 
+/// Refuses `back.admin_listen`: the admin endpoint and its `/metrics` are our back's, not a real server's.
+pub fn check_no_admin(server: &'static str, back: &BackConfig) -> Result<(), RealError> {
+    match back.admin_listen {
+        Some(addr) => Err(RealError::Unsupported {
+            server,
+            setting: "back.admin_listen",
+            value: addr.to_string(),
+            why: "the admin endpoint (/metrics) is our keep-alive proxy's; a real server has its own, or none",
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a `back.max_keepalive_requests` limit for a server that has no per-connection request limit.
 pub fn check_no_request_limit(server: &'static str, back: &BackConfig) -> Result<(), RealError> {
     if back.max_keepalive_requests != 0 {

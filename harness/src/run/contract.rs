@@ -92,6 +92,7 @@ pub fn build(
             .race_window
             .as_ref()
             .and_then(|bins| race_window(bins, keepalive_timeout(subject))),
+        back_counts: account.and_then(|a| a.back_stats),
     }
 }
 
