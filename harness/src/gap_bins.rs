@@ -177,7 +177,7 @@ mod tests {
             let width = bins.width_us;
             let mantissa = (0..20)
                 .map(|e| 10u64.saturating_pow(e))
-                .filter(|d| width % d == 0)
+                .filter(|d| width.is_multiple_of(*d))
                 .max()
                 .map(|d| width / d);
             assert!(matches!(mantissa, Some(1 | 2 | 5)), "width {width}");

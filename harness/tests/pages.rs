@@ -21,7 +21,10 @@ use listener::Shutdown;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The page is laid out at this width; nothing may stick out of it.
-const WINDOW: &str = "--window-size=1000,3400";
+const WIDTH_PX: u32 = 1000;
+
+/// The window's height for the DOM check; a screenshot is as tall as its page.
+const CHECK_HEIGHT_PX: u32 = 3400;
 
 /// Appended to a copy of the page: records in the DOM the elements wider than the viewport.
 const MEASURE: &str = "<script>window.addEventListener('load', function () {\
@@ -33,6 +36,7 @@ const MEASURE: &str = "<script>window.addEventListener('load', function () {\
       wide.push(e.tagName + ':scrolls'); }\
   });\
   var out = document.createElement('div'); out.id = 'overflow'; out.textContent = wide.join(' ');\
+  out.setAttribute('data-height', Math.ceil(document.body.getBoundingClientRect().bottom));\
   document.body.appendChild(out);\
 });</script>";
 
@@ -48,7 +52,7 @@ fn chromium_present() -> bool {
     false
 }
 
-fn chromium(dir: &Path, args: &[&str]) -> std::process::Output {
+fn chromium(dir: &Path, height: u32, args: &[&str]) -> std::process::Output {
     Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -60,8 +64,8 @@ fn chromium(dir: &Path, args: &[&str]) -> std::process::Output {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            WINDOW,
         ])
+        .arg(format!("--window-size={WIDTH_PX},{height}"))
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(args)
         .output()
@@ -85,6 +89,7 @@ fn render(name: &str, page: &str) -> (String, String) {
     .unwrap();
     let output = chromium(
         &dir,
+        CHECK_HEIGHT_PX,
         &["--dump-dom", &format!("file://{}", measured.display())],
     );
     assert!(
@@ -93,10 +98,13 @@ fn render(name: &str, page: &str) -> (String, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
-    let overflow = dom
-        .split_once("<div id=\"overflow\">")
-        .and_then(|(_, rest)| rest.split_once("</div>"))
-        .map(|(list, _)| list.to_owned())
+    let (height, overflow) = dom
+        .split_once("<div id=\"overflow\" data-height=\"")
+        .and_then(|(_, rest)| rest.split_once("\">"))
+        .and_then(|(height, rest)| {
+            Some((height.parse::<u32>().ok()?, rest.split_once("</div>")?.0))
+        })
+        .map(|(height, list)| (height, list.to_owned()))
         .unwrap_or_else(|| panic!("the measuring script did not run: {dom}"));
     if let Ok(screens) = std::env::var("BADGATEWAY_SCREENS") {
         let plain = dir.join("page.html");
@@ -104,6 +112,7 @@ fn render(name: &str, page: &str) -> (String, String) {
         let shot = Path::new(&screens).join(format!("{name}.png"));
         let output = chromium(
             &dir,
+            height + 32,
             &[
                 &format!("--screenshot={}", shot.display()),
                 &format!("file://{}", plain.display()),

@@ -152,5 +152,17 @@ mod tests {
             ..BackConfig::default()
         };
         assert!(check_no_request_limit("uvicorn", &unlimited).is_ok());
+        let with_admin = BackConfig {
+            admin_listen: Some("127.0.0.1:9902".parse().unwrap()),
+            ..BackConfig::default()
+        };
+        let error = check_no_admin("apache", &with_admin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("apache") && error.contains("back.admin_listen = 127.0.0.1:9902"),
+            "{error}"
+        );
+        assert!(check_no_admin("apache", &BackConfig::default()).is_ok());
     }
 }

@@ -36,23 +36,25 @@ pub fn has_percentiles(results: &[RunResult]) -> bool {
 
 /// The chart of every run with a latency distribution.
 pub fn percentile_chart(results: &[RunResult]) -> Result<String, ChartError> {
-    let runs: Vec<&RunResult> = results
+    // Each run keeps its place among the page's runs: its colour and marker.
+    let runs: Vec<(usize, &RunResult)> = results
         .iter()
-        .filter(|r| !r.latency_percentiles.is_empty())
+        .enumerate()
+        .filter(|(_, r)| !r.latency_percentiles.is_empty())
         .collect();
-    let names: Vec<String> = runs.iter().map(|r| r.scenario.clone()).collect();
+    let names: Vec<(usize, String)> = runs.iter().map(|(i, r)| (*i, r.scenario.clone())).collect();
     let decades = runs
         .iter()
-        .flat_map(|r| {
+        .flat_map(|(_, r)| {
             r.latency_percentiles
                 .iter()
-                .map(|p| x_of(p.percentile, r.requests))
+                .map(move |p| x_of(p.percentile, r.requests))
         })
         .fold(MIN_DECADES, f64::max)
         .ceil();
     let top = runs
         .iter()
-        .flat_map(|r| r.latency_percentiles.iter().map(|p| p.ms))
+        .flat_map(|(_, r)| r.latency_percentiles.iter().map(|p| p.ms))
         .fold(0.001_f64, f64::max)
         * 1.1;
     let legend = legend_height(names.len());
@@ -80,8 +82,8 @@ pub fn percentile_chart(results: &[RunResult]) -> Result<String, ChartError> {
             .y_desc("ms")
             .draw()
             .map_err(failed)?;
-        for (index, run) in runs.iter().enumerate() {
-            let style = SeriesStyle::of(index);
+        for (index, run) in &runs {
+            let style = SeriesStyle::of(*index);
             let points: Vec<(f64, f64)> = run
                 .latency_percentiles
                 .iter()

@@ -1,6 +1,7 @@
 //! How the curve charts (`percentiles.rs`, `window.rs`) tell their curves apart: one colour and one marker
 //! per series, so that curves lying on each other stay visible, and the legend in its own band under the
 //! plot, one line per series with the full run name, so that it covers nothing however long the names are.
+//! A run's style is chosen by its place among the page's runs, so it looks the same on every chart.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -87,14 +88,14 @@ pub fn legend_height(entries: usize) -> u32 {
     entries as u32 * LEGEND_LINE_PX + 12
 }
 
-/// The legend band: per series a short line, its marker and its name.
+/// The legend band: per series (its style number and name) a short line, its marker and its name.
 pub fn legend_below(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
-    names: &[String],
+    entries: &[(usize, String)],
 ) -> Result<(), ChartError> {
-    for (index, name) in names.iter().enumerate() {
-        let style = SeriesStyle::of(index);
-        let y = 10 + index as i32 * LEGEND_LINE_PX as i32;
+    for (line, (index, name)) in entries.iter().enumerate() {
+        let style = SeriesStyle::of(*index);
+        let y = 10 + line as i32 * LEGEND_LINE_PX as i32;
         area.draw(&PathElement::new(
             [(70, y), (100, y)],
             style.colour.stroke_width(2),

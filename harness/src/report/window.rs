@@ -20,8 +20,9 @@ struct Point {
     high: f64,
 }
 
-/// One series: a name for the legend and its points.
+/// One series: its style (the run's place on the page), a name for the legend and its points.
 struct Series {
+    style: usize,
     name: String,
     points: Vec<Point>,
 }
@@ -42,6 +43,7 @@ pub fn has_race_window(results: &[RunResult]) -> bool {
 /// A sweep's curve: P(502) against the gap's offset from the back's keep-alive timeout.
 pub fn sweep_window_chart(sweep: &SweepResult) -> Result<String, ChartError> {
     let series = Series {
+        style: 0,
         name: sweep.scenario.clone(),
         points: sweep
             .bins
@@ -72,7 +74,8 @@ pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
     let mut timeouts: Vec<f64> = Vec::new();
     let series: Vec<Series> = results
         .iter()
-        .filter_map(|run| {
+        .enumerate()
+        .filter_map(|(style, run)| {
             let window = run.race_window.as_ref()?;
             if let Some(timeout) = window.keepalive_timeout_ms
                 && !timeouts.contains(&timeout)
@@ -80,6 +83,7 @@ pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
                 timeouts.push(timeout);
             }
             Some(Series {
+                style,
                 name: run.scenario.clone(),
                 points: window
                     .bins
@@ -126,7 +130,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
         .flat_map(|s| s.points.iter().map(|p| p.high))
         .fold(0.05_f64, f64::max);
     let top = ((top * 1.1 * 20.0).ceil() / 20.0).min(1.0);
-    let names: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<(usize, String)> = series.iter().map(|s| (s.style, s.name.clone())).collect();
     let legend = legend_height(names.len());
     let mut svg = String::new();
     {
@@ -158,7 +162,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
                 .map_err(failed)?;
         }
         for (index, one) in series.iter().enumerate() {
-            let style = SeriesStyle::of(index);
+            let style = SeriesStyle::of(one.style);
             let shift = (index as f64 - centre) * dodge;
             chart
                 .draw_series(one.points.iter().map(|b| {
