@@ -103,9 +103,9 @@ fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-/// Receives records (in batches, see [`crate::load::RECORD_BATCH`]) until every sender is gone; samples this
-/// process's resources at each checkpoint and returns their peaks with
-/// the tally (`tally`, empty, says what it bins).
+/// Receives records (in batches, see [`crate::load::RECORD_BATCH`]) into `tally` (empty; it says what it bins)
+/// until every sender is gone; samples this process's resources at each checkpoint and returns their peaks
+/// with the tally.
 pub async fn collect(
     mut records: mpsc::Receiver<Vec<Record>>,
     mut tally: Tally,
@@ -121,4 +121,46 @@ pub async fn collect(
     }
     progress.finish();
     (tally, checkpoints.peaks())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn record(status: u16, idle_gap: Option<Duration>) -> Record {
+        Record {
+            outcome: Outcome::Response {
+                status,
+                cause: None,
+            },
+            latency: Duration::from_millis(5),
+            reused_connection: idle_gap.is_some(),
+            idle_gap,
+        }
+    }
+
+    #[test]
+    fn only_records_with_a_measured_gap_are_binned() {
+        let ms = Duration::from_millis;
+        let mut tally = Tally::with_race_window(GapBins::for_idle_gap(ms(50), ms(10)));
+        tally.add(&record(200, None));
+        tally.add(&record(502, Some(ms(45))));
+        tally.add(&record(200, Some(ms(45))));
+        tally.add(&Record {
+            outcome: Outcome::Failed(ClientError::Reset),
+            ..record(0, Some(ms(52)))
+        });
+        let bins = tally.race_window.as_ref().map(GapBins::bins).unwrap();
+        let counts: Vec<(u64, u64)> = bins
+            .iter()
+            .map(|b| (b.count.requests, b.count.bad_gateways))
+            .collect();
+        assert_eq!(counts, [(2, 1), (1, 0)]);
+        assert_eq!(tally.records, 4);
+        let mut plain = Tally::new();
+        plain.add(&record(502, Some(ms(45))));
+        assert!(plain.race_window.is_none(), "no bins unless asked for");
+    }
 }
