@@ -295,9 +295,8 @@ async fn a_run_page_of_the_default_race_shows_its_distribution_and_race_window()
         sweep: None,
     });
     assert!(
-        chart_of(&page, RACE_WINDOW).contains("stroke-dasharray")
-            || chart_of(&page, RACE_WINDOW).contains("<line"),
-        "the KeepAliveTimeout is drawn"
+        chart_of(&page, RACE_WINDOW).contains("measured idle gap"),
+        "the run's race window is drawn against the measured gap, not the sweep's offset"
     );
     check(
         "run",
