@@ -165,4 +165,18 @@ mod tests {
         assert!((bin.p - 0.4).abs() < 1e-9);
         assert!(bin.p_low < 0.4 && 0.4 < bin.p_high, "{bin:?}");
     }
+
+    #[test]
+    fn every_interval_holds_its_estimate_even_at_0_and_1() {
+        for trials in 1..=200 {
+            for successes in [0, 1, trials / 2, trials - 1, trials] {
+                let (low, high) = wilson_interval(successes, trials);
+                let p = successes as f64 / trials as f64;
+                assert!(
+                    (0.0..=p).contains(&low) && (p..=1.0).contains(&high),
+                    "{successes}/{trials}: {low}..{high}"
+                );
+            }
+        }
+    }
 }
