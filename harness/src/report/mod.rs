@@ -3,10 +3,15 @@
 
 mod charts;
 mod html;
+mod percentiles;
 mod probe_table;
+mod series;
 mod table;
+mod window;
 
-pub use charts::{causes_chart, latency_chart, race_window_chart};
+pub use charts::{causes_chart, latency_chart};
 pub use html::{ReportInput, escape, html_report};
+pub use percentiles::percentile_chart;
 pub use probe_table::{probe_page, probe_table};
 pub use table::{comparison_table, run_table, sweep_table};
+pub use window::{run_window_chart, sweep_window_chart};
