@@ -20,12 +20,29 @@ pub struct PercentilePoint {
     pub ms: f64,
 }
 
+/// What places the race window on the client's clock: the back's KeepAliveTimeout and the front–back link's
+/// round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackTiming {
+    /// The back's KeepAliveTimeout.
+    pub keepalive_timeout: Duration,
+    /// Twice the front–back link's one-way latency.
+    pub link_round_trip: Duration,
+}
+
 /// P(502) against the idle gap the clients actually waited on their connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RaceWindow {
     /// The back's KeepAliveTimeout, ms; absent for an external target, whose back is not known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive_timeout_ms: Option<f64>,
+    /// The front–back link's round trip (twice its one-way latency), ms; absent when the back is not known.
+    /// On the client's clock the race is expected at gaps in `(keepalive_timeout_ms − link_round_trip_ms,
+    /// keepalive_timeout_ms)`: the back's idle clock started when it wrote the previous response, half a round
+    /// trip before the front had it, and the next request needs the other half to reach the back; once the
+    /// back's FIN has crossed back (gap ≥ the timeout) the front no longer reuses the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_round_trip_ms: Option<f64>,
     /// The non-empty bins, by gap, all of one width.
     pub bins: Vec<RaceWindowBin>,
     /// Requests whose gap fell outside every bin (a client that woke up long after its drawn gap), not drawn.
@@ -90,7 +107,7 @@ pub fn latency_percentiles(latency_us: &Histogram<u64>) -> Vec<PercentilePoint> 
 }
 
 /// The race window of `bins`; `None` when no request waited a measured gap (no idle gaps, or none reused).
-pub fn race_window(gaps: &GapBins, keepalive_timeout: Option<Duration>) -> Option<RaceWindow> {
+pub fn race_window(gaps: &GapBins, back: Option<BackTiming>) -> Option<RaceWindow> {
     let bins: Vec<RaceWindowBin> = gaps
         .bins()
         .iter()
@@ -109,7 +126,8 @@ pub fn race_window(gaps: &GapBins, keepalive_timeout: Option<Duration>) -> Optio
         .collect();
     let outside = gaps.outside();
     (gaps.requests() > 0).then(|| RaceWindow {
-        keepalive_timeout_ms: keepalive_timeout.map(|t| t.as_secs_f64() * 1000.0),
+        keepalive_timeout_ms: back.map(|b| b.keepalive_timeout.as_secs_f64() * 1000.0),
+        link_round_trip_ms: back.map(|b| b.link_round_trip.as_secs_f64() * 1000.0),
         bins,
         outside_requests: outside.requests,
         outside_bad_gateways: outside.bad_gateways,
@@ -151,7 +169,15 @@ mod tests {
             bins.add(Duration::from_micros(45_200), i < 4);
         }
         bins.add(Duration::from_millis(90), true);
-        let window = race_window(&bins, Some(Duration::from_millis(50))).unwrap();
+        let window = race_window(
+            &bins,
+            Some(BackTiming {
+                keepalive_timeout: Duration::from_millis(50),
+                link_round_trip: Duration::from_millis(8),
+            }),
+        )
+        .unwrap();
+        assert_eq!(window.link_round_trip_ms, Some(8.0));
         assert_eq!(window.keepalive_timeout_ms, Some(50.0));
         assert_eq!(
             (window.outside_requests, window.outside_bad_gateways),

@@ -80,7 +80,11 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
 /// The race window's caption, saying how many requests waited a gap outside the bins (not drawn).
 fn race_window_caption(runs: &[RunResult]) -> String {
     let mut caption =
-        "Race window: P(502) per bin of the measured idle gap, 95 % Wilson intervals".to_owned();
+        "Race window: P(502) per bin of the measured idle gap, 95 % Wilson intervals. The shaded band is \
+         where the race is expected on the client's clock: the back's idle clock starts half a link round trip \
+         before the front has the response, the next request needs the other half to reach the back, so a gap \
+         from KeepAliveTimeout minus the round trip up to KeepAliveTimeout meets a closing connection"
+            .to_owned();
     for run in runs {
         if let Some(window) = run.race_window.as_ref().filter(|w| w.outside_requests > 0) {
             let _ = write!(

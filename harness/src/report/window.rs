@@ -33,6 +33,8 @@ struct Frame<'a> {
     x_desc: &'a str,
     /// Where the KeepAliveTimeout lies on the x axis, one line per distinct value.
     timeouts: Vec<f64>,
+    /// Where the race is expected on the x axis, `(start, end)`, shaded; one per distinct window.
+    expected: Vec<(f64, f64)>,
 }
 
 /// Whether any of `results` has a race window (a load with idle gaps on reused connections).
@@ -64,6 +66,7 @@ pub fn sweep_window_chart(sweep: &SweepResult) -> Result<String, ChartError> {
             ),
             x_desc: "offset of the idle gap from the back's keep-alive timeout (ms)",
             timeouts: vec![0.0],
+            expected: Vec::new(),
         },
         &[series],
     )
@@ -72,6 +75,7 @@ pub fn sweep_window_chart(sweep: &SweepResult) -> Result<String, ChartError> {
 /// The race window of every run that has one: P(502) against the measured idle gap.
 pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
     let mut timeouts: Vec<f64> = Vec::new();
+    let mut expected: Vec<(f64, f64)> = Vec::new();
     let series: Vec<Series> = results
         .iter()
         .enumerate()
@@ -81,6 +85,13 @@ pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
                 && !timeouts.contains(&timeout)
             {
                 timeouts.push(timeout);
+            }
+            if let (Some(timeout), Some(round_trip)) =
+                (window.keepalive_timeout_ms, window.link_round_trip_ms)
+                && round_trip > 0.0
+                && !expected.contains(&(timeout - round_trip, timeout))
+            {
+                expected.push((timeout - round_trip, timeout));
             }
             Some(Series {
                 style,
@@ -101,8 +112,10 @@ pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
     window_chart(
         &Frame {
             caption: "race window: P(502) vs the client's measured idle gap".to_owned(),
-            x_desc: "idle gap before the request on its connection (ms); dashed: the back's KeepAliveTimeout",
+            x_desc: "idle gap before the request on its connection (ms); dashed: the back's KeepAliveTimeout; \
+                     shaded: KeepAliveTimeout minus the link's round trip up to it, where the race is expected",
             timeouts,
+            expected,
         },
         &series,
     )
@@ -112,7 +125,8 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
     let xs = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.x))
-        .chain(frame.timeouts.iter().copied());
+        .chain(frame.timeouts.iter().copied())
+        .chain(frame.expected.iter().map(|&(start, _)| start));
     let (low, high) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
         (l.min(x), h.max(x))
     });
@@ -151,6 +165,14 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
             .y_desc("P(502), 95 % interval")
             .draw()
             .map_err(failed)?;
+        for &(start, end) in &frame.expected {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(start, 0.0), (end, top)],
+                    RGBColor(255, 215, 120).mix(0.35).filled(),
+                )))
+                .map_err(failed)?;
+        }
         for timeout in &frame.timeouts {
             chart
                 .draw_series(DashedLineSeries::new(

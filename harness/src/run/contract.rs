@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::chain::{BackKind, ChainAccount, FrontKind};
-use crate::distribution::{latency_percentiles, race_window};
+use crate::distribution::{BackTiming, latency_percentiles, race_window};
 use crate::record::{CauseKey, ClientError};
 use crate::resources::ResourceUsage;
 use crate::result::{FaultsInjected, LatencyMs, RunResult};
@@ -91,17 +91,18 @@ pub fn build(
         race_window: tally
             .race_window
             .as_ref()
-            .and_then(|bins| race_window(bins, keepalive_timeout(subject))),
+            .and_then(|bins| race_window(bins, back_timing(subject))),
         back_counts: account.and_then(|a| a.back_stats),
     }
 }
 
 /// The back's KeepAliveTimeout, when the chain is one we stood up from a scenario.
-fn keepalive_timeout(subject: &Subject<'_>) -> Option<std::time::Duration> {
+fn back_timing(subject: &Subject<'_>) -> Option<BackTiming> {
     match subject {
-        Subject::Scenario(scenario) | Subject::Mix { scenario, .. } => {
-            Some(scenario.back.keepalive_timeout)
-        }
+        Subject::Scenario(scenario) | Subject::Mix { scenario, .. } => Some(BackTiming {
+            keepalive_timeout: scenario.back.keepalive_timeout,
+            link_round_trip: scenario.front_back_latency() * 2,
+        }),
         Subject::External { .. } => None,
     }
 }
