@@ -7,7 +7,8 @@
 //! `forward` (the origin client pool, `Host` and `X-Forwarded-*`, what a failure is), `request_body` (the
 //! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
 //! `body` (the body types and the answers made here), `tunnel` (`Upgrade` pass-through after a `101`), `deadline` (request and keep-alive timeouts, sweep
-//! ticks), `close` (the three close modes on the raw socket), `stats`. The wire rules the front tier shares
+//! ticks), `close` (the three close modes on the raw socket), `stats`, `recording` (the connection's events for
+//! the harness's timelines, off unless [`KeepAliveProxy::timeline`] is enabled). The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
 //! crate's.
 
@@ -20,6 +21,7 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
+mod recording;
 mod request_body;
 mod service;
 mod stats;
@@ -109,6 +111,8 @@ pub(crate) struct Shared {
     pub(crate) rules: wire::refusal::RequestRules,
     /// Closes land on their deadline to well under a millisecond, as Apache's do (see `precise_timer`).
     pub(crate) timer: Option<precise_timer::PreciseTimer>,
+    /// The timelines' recorder (off unless the harness enables it).
+    pub(crate) recorder: Arc<timeline::Recorder>,
 }
 
 /// A running back tier.
@@ -136,6 +140,7 @@ impl KeepAliveProxy {
             config,
             stats: Counters::default(),
             timer: precise_timer::PreciseTimer::start(),
+            recorder: Arc::new(timeline::Recorder::new()),
         });
         let (live, drained) = mpsc::channel(1);
         let for_connections = shared.clone();
@@ -167,6 +172,12 @@ impl KeepAliveProxy {
     /// Front connections being served now (refused ones not included).
     pub fn live_connections(&self) -> usize {
         self.server.live_connections()
+    }
+
+    /// The back's timeline recorder: off until [`timeline::Recorder::enable`]d; it keeps the rings of the last
+    /// closed front connections (response written, keep-alive timer, how it closed, what lingering discarded).
+    pub fn timeline(&self) -> Arc<timeline::Recorder> {
+        Arc::clone(&self.shared.recorder)
     }
 
     /// What the back tier did so far.
