@@ -25,3 +25,4 @@ pub mod scenario;
 pub mod serve;
 pub mod sweep;
 pub mod time_scale;
+pub mod timelines;

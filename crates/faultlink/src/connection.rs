@@ -99,12 +99,22 @@ async fn relay_to_upstream(
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
     }
-    let front_side = client.local_addr().ok().map(|local| Conn { local, peer });
-    let mut log = link.recorder.open(|| front_side);
+    // Both sides' addresses, read only when recording (two system calls each); the back side's now, since once
+    // the back closed, its peer address is gone from the socket.
+    let (front_side, back_side) = if link.recorder.is_on() {
+        let front = client.local_addr().ok().map(|local| Conn { local, peer });
+        let back = match (server.local_addr(), server.peer_addr()) {
+            (Ok(local), Ok(peer)) => Some(Conn { local, peer }),
+            _ => None,
+        };
+        (front, back)
+    } else {
+        (None, None)
+    };
     // Each pump records its own direction; the two are merged when the connection is over.
-    let mut toward_client_log = match front_side {
-        Some(conn) if log.is_on() => ConnLog::on(conn),
-        _ => ConnLog::OFF,
+    let (mut log, mut toward_client_log) = match front_side {
+        Some(conn) => (ConnLog::on(conn), ConnLog::on(conn)),
+        None => (ConnLog::OFF, ConnLog::OFF),
     };
     let teardown = {
         let (client_read, client_write) = client.split();
@@ -144,8 +154,8 @@ async fn relay_to_upstream(
     }
     if log.is_on() {
         log.absorb(toward_client_log);
-        if let (Ok(local), Ok(peer)) = (server.local_addr(), server.peer_addr()) {
-            log.set_relayed(Conn { local, peer });
+        if let Some(back_side) = back_side {
+            log.set_relayed(back_side);
         }
         link.recorder.closed(log);
     }

@@ -24,14 +24,21 @@ impl<'a> PumpLog<'a> {
         PumpLog { log, dir, latency }
     }
 
-    /// A segment due at `deliver_at` was delivered now.
+    /// A segment due at `deliver_at` was delivered at `now` (taken before the write or the shutdown that
+    /// delivered it: a write that wakes the peer's thread may be preempted before it returns, and the peer may
+    /// have acted on it by then).
     #[inline]
-    pub(crate) fn delivered(&mut self, deliver_at: Instant, segment: Segment, bytes: usize) {
+    pub(crate) fn delivered(
+        &mut self,
+        deliver_at: Instant,
+        now: Instant,
+        segment: Segment,
+        bytes: usize,
+    ) {
         if !self.log.is_on() {
             return;
         }
         let received = deliver_at.checked_sub(self.latency).unwrap_or(deliver_at);
-        let now = Instant::now();
         let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
         self.log.record_at(
             received,

@@ -165,6 +165,8 @@ where
         if deliver_at > Instant::now() {
             precise_timer::sleep_until(deliver_at).await;
         }
+        // Taken before the write: a write that wakes the peer may be preempted before it returns.
+        let delivering = Instant::now();
         match event {
             Event::Data(bytes, permit) => {
                 if let Err(error) = destination.write_all(&bytes).await {
@@ -172,13 +174,13 @@ where
                     destination_broken.mark();
                     return PumpEnd::DestinationFailed;
                 }
-                log.delivered(deliver_at, Segment::Data, bytes.len());
+                log.delivered(deliver_at, delivering, Segment::Data, bytes.len());
                 drop(permit);
             }
             Event::Fin => {
                 return match destination.shutdown().await {
                     Ok(()) => {
-                        log.delivered(deliver_at, Segment::Fin, 0);
+                        log.delivered(deliver_at, delivering, Segment::Fin, 0);
                         PumpEnd::Finished
                     }
                     Err(error) => {
@@ -189,7 +191,7 @@ where
                 };
             }
             Event::Reset => {
-                log.delivered(deliver_at, Segment::Rst, 0);
+                log.delivered(deliver_at, delivering, Segment::Rst, 0);
                 return PumpEnd::Reset;
             }
         }

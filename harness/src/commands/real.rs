@@ -125,7 +125,11 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let label = format!("{} ({front}→{back})", scenario.name);
-            let options = RunOptions { quiet, label: None };
+            let options = RunOptions {
+                quiet,
+                label: None,
+                timelines: 0,
+            };
             let stop = interrupt_signal();
             let mut run = run_real(&scenario, front, back, &label, &options, stop.clone()).await?;
             run.result.time_scale = shaping.time_scale.factor();
@@ -171,7 +175,11 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             let cells = matrix_cells(&fronts, &backs);
             println!("{}: {} cells", scenario.name, cells.len());
-            let options = RunOptions { quiet, label: None };
+            let options = RunOptions {
+                quiet,
+                label: None,
+                timelines: 0,
+            };
             let mut outcomes = Vec::with_capacity(cells.len());
             for cell in cells {
                 if stop.is_triggered() {
@@ -243,6 +251,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             let options = RunOptions {
                 quiet: true,
                 label: None,
+                timelines: 0,
             };
             let stop = interrupt_signal();
             let sweeps = sweep_backs(&plan, front, &back, &options, &stop, |back, bin| {

@@ -46,6 +46,7 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
         page.push_str("</pre>\n");
         figure(&mut page, "Latency percentiles", latency_chart(input.runs));
         figure(&mut page, "502 by cause", causes_chart(input.runs));
+        page.push_str(&super::timelines_section(input.runs));
     }
     if let Some(sweep) = input.sweep {
         let _ = write!(

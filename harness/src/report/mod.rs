@@ -3,10 +3,14 @@
 
 mod charts;
 mod html;
+pub mod ladder;
+mod ladder_svg;
 mod probe_table;
 mod table;
 
 pub use charts::{causes_chart, latency_chart, race_window_chart};
 pub use html::{ReportInput, escape, html_report};
+pub use ladder::ladder;
+pub use ladder_svg::timelines_section;
 pub use probe_table::{probe_page, probe_table};
 pub use table::{comparison_table, run_table, sweep_table};
