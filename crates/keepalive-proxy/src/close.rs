@@ -144,7 +144,7 @@ mod tests {
             server,
             CloseMode::Lingering,
             Duration::from_millis(50),
-            &mut ConnLog::OFF,
+            &mut ConnLog::default(),
         )
         .await;
         assert!(started.elapsed() >= Duration::from_millis(50));
@@ -157,7 +157,7 @@ mod tests {
             server,
             CloseMode::Immediate,
             Duration::ZERO,
-            &mut ConnLog::OFF,
+            &mut ConnLog::default(),
         )
         .await;
         let mut buf = [0u8; 64];
@@ -176,7 +176,7 @@ mod tests {
             server,
             CloseMode::Immediate,
             Duration::ZERO,
-            &mut ConnLog::OFF,
+            &mut ConnLog::default(),
         )
         .await;
         let mut buf = [0u8; 64];
@@ -190,7 +190,7 @@ mod tests {
     #[tokio::test]
     async fn reset_sends_an_rst_even_with_nothing_unread() {
         let (mut client, server) = pair().await;
-        close(server, CloseMode::Reset, Duration::ZERO, &mut ConnLog::OFF).await;
+        close(server, CloseMode::Reset, Duration::ZERO, &mut ConnLog::default()).await;
         let mut buf = [0u8; 64];
         let error = client.read(&mut buf).await.expect_err("SO_LINGER 0 resets");
         assert_eq!(error.kind(), ErrorKind::ConnectionReset);

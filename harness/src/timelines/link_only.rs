@@ -31,7 +31,7 @@ pub(super) fn build(
         if timelines.len() >= cap {
             continue;
         }
-        let start = last_before(link, Some(t0), |kind| is_received_request(kind))
+        let start = last_before(link, Some(t0), is_received_request)
             .or_else(|| link.events.iter().map(|event| event.at).min())
             .unwrap_or(t0);
         let mut story = Story::new(t0, start);
