@@ -190,7 +190,13 @@ mod tests {
     #[tokio::test]
     async fn reset_sends_an_rst_even_with_nothing_unread() {
         let (mut client, server) = pair().await;
-        close(server, CloseMode::Reset, Duration::ZERO, &mut ConnLog::default()).await;
+        close(
+            server,
+            CloseMode::Reset,
+            Duration::ZERO,
+            &mut ConnLog::default(),
+        )
+        .await;
         let mut buf = [0u8; 64];
         let error = client.read(&mut buf).await.expect_err("SO_LINGER 0 resets");
         assert_eq!(error.kind(), ErrorKind::ConnectionReset);

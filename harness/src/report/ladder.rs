@@ -31,7 +31,9 @@ pub fn ladder(timeline: &Timeline, totals: Option<&TimelineTotals>) -> String {
     let _ = writeln!(
         out,
         "{:>10}  {:<GATEWAY_WIDTH$}{:<LINK_WIDTH$}back",
-        "ms", "gateway", link
+        "ms",
+        front_name(timeline),
+        link
     );
     let rows = shown(timeline);
     let hidden_before = rows.first().map_or(0, |first| {
@@ -69,6 +71,14 @@ pub fn ladder(timeline: &Timeline, totals: Option<&TimelineTotals>) -> String {
     out.push_str(&explain(timeline));
     out.push('\n');
     out
+}
+
+/// The left column's name: our gateway, or a real front seen only by the link.
+pub fn front_name(timeline: &Timeline) -> &'static str {
+    match timeline.view {
+        View::Chain => "gateway",
+        View::LinkOnly => "front (link view)",
+    }
 }
 
 /// `502 reused-closed`, `502 reused-reset, retried → 200`, or the link's view.
@@ -143,7 +153,7 @@ pub fn label(event: &TimelineEvent) -> String {
             segment,
             bytes,
         } => match dir {
-            Direction::ToBack => format!("► gets {} from gateway", what(segment, bytes)),
+            Direction::ToBack => format!("► gets {} from front", what(segment, bytes)),
             Direction::ToFront => format!("◄ gets {} from back", what(segment, bytes)),
         },
         EventKind::Delivered {
@@ -158,10 +168,7 @@ pub fn label(event: &TimelineEvent) -> String {
                     format!("delivers {} to back ► {delay:.1} ms", what(segment, bytes))
                 }
                 Direction::ToFront => {
-                    format!(
-                        "◄ delivers {} to gateway {delay:.1} ms",
-                        what(segment, bytes)
-                    )
+                    format!("◄ delivers {} to front {delay:.1} ms", what(segment, bytes))
                 }
             }
         }
@@ -230,16 +237,23 @@ pub fn explain(timeline: &Timeline) -> String {
             headline(timeline)
         );
     };
-    let when = if closed.t_ms <= 0.0 {
-        format!(
+    let when = match (timeline.view, closed.t_ms <= 0.0) {
+        (View::LinkOnly, true) => format!(
+            "The back's {signal} reached the link {:.1} ms before the request did",
+            -closed.t_ms
+        ),
+        (View::LinkOnly, false) => format!(
+            "The back's {signal} reached the link {:.1} ms after the request did, while the request was still on its way to the back",
+            closed.t_ms
+        ),
+        (View::Chain, true) => format!(
             "The back closed the idle connection ({signal}) {:.1} ms before the request was written",
             -closed.t_ms
-        )
-    } else {
-        format!(
+        ),
+        (View::Chain, false) => format!(
             "The back closed the idle connection ({signal}) {:.1} ms after the request was written, before it arrived",
             closed.t_ms
-        )
+        ),
     };
     let seen = match close_at_front {
         Some(event) => format!(
@@ -341,7 +355,7 @@ pub(crate) mod tests {
         assert!(lines[2].contains("1 earlier events"), "{text}");
         let fin = lines
             .iter()
-            .find(|line| line.contains("delivers FIN to gateway"))
+            .find(|line| line.contains("delivers FIN to front"))
             .unwrap();
         let eof = lines
             .iter()

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use timeline::{Direction, EventKind};
 
 use super::escape;
-use super::ladder::{explain, headline, label};
+use super::ladder::{explain, front_name, headline, label};
 use crate::result::RunResult;
 use crate::timelines::{Tier, Timeline, TimelineEvent};
 
@@ -68,7 +68,7 @@ pub fn ladder_svg(timeline: &Timeline, index: usize) -> String {
          </marker></defs>"
     );
     for (x, name) in [
-        (GATEWAY_X, "gateway".to_owned()),
+        (GATEWAY_X, front_name(timeline).to_owned()),
         (LINK_X, format!("link ({:.1} ms)", timeline.link_latency_ms)),
         (BACK_X, "back".to_owned()),
     ] {
@@ -170,5 +170,30 @@ mod tests {
             .count();
         assert_eq!(arrows, 1, "the FIN's crossing");
         assert!(svg.contains("id=\"arrow7\""));
+    }
+
+    #[test]
+    fn the_section_expands_the_first_few_and_folds_the_rest() {
+        let mut run: RunResult = serde_json::from_value(serde_json::json!({
+            "scenario": "race", "settings": null, "requests": 10, "responses": {"502": 10},
+            "client_errors": {}, "causes": {"reused-closed": 10},
+            "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0, "max": 1.0},
+            "throughput_rps": 1.0, "upstream_connections": 1, "retries": 0, "unaccounted": 0,
+            "duration_s": 1.0, "seed": 1
+        }))
+        .expect("the contract parses");
+        run.timelines = vec![race(); EXPANDED + 2];
+        let section = timelines_section(std::slice::from_ref(&run));
+        let page = format!("<body xmlns=\"http://www.w3.org/1999/xhtml\">{section}</body>");
+        let parsed = roxmltree::Document::parse(&page).expect("well-formed XHTML");
+        let details: Vec<bool> = parsed
+            .descendants()
+            .filter(|node| node.has_tag_name("details"))
+            .map(|node| node.attribute("open").is_some())
+            .collect();
+        assert_eq!(details.len(), EXPANDED + 2);
+        assert_eq!(details.iter().filter(|open| **open).count(), EXPANDED);
+        assert!(details[0] && !details[EXPANDED]);
+        assert_eq!(timelines_section(&[]), "");
     }
 }
