@@ -18,9 +18,6 @@ use crate::Cause;
 use crate::classify::AttemptFacts;
 use crate::pool::Usage;
 
-/// A recorder that never records, for connections opened outside a gateway (benches, tests).
-pub(crate) static NOT_RECORDING: Recorder = Recorder::new();
-
 /// The moment a client's request arrived, when recording.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Received(Option<Instant>);

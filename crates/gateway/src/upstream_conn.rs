@@ -25,8 +25,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::Cause;
-use crate::recording::NOT_RECORDING;
 use timeline::{Conn, ConnLog, EventKind, Recorder};
+
+/// A recorder that never records, for connections opened outside a gateway (benches, tests).
+static NOT_RECORDING: Recorder = Recorder::new();
 
 /// The request type every upstream connection carries: the body is buffered so a retry can resend it.
 pub(crate) type UpstreamRequest = Request<Full<Bytes>>;

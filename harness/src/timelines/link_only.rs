@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use timeline::{ConnRecord, Direction, EventKind, Segment};
 
-use super::join::{Story, last_before, partner};
+use super::story::{Story, last_before, partner};
 use super::{Tier, Timeline, TimelineOutcome, View};
 
 /// Link-only timelines: the first `cap` crossings, and how many there were.
@@ -124,7 +124,7 @@ mod tests {
 
     use timeline::Event;
 
-    use super::super::join::conn;
+    use super::super::story::conn;
     use super::*;
 
     fn link(request_at: u64) -> ConnRecord {

@@ -8,11 +8,14 @@
 //! is the link's back-side local address); `link_only.rs` finds, with a real front, the link's connections on
 //! which request bytes crossed the back's FIN or RST.
 //!
+//! `story.rs` assembles one timeline for both.
+//!
 //! Plain data and pure functions over it: it knows the `timeline` crate's records, not the chain (which hands
 //! it the harvests) nor the reports (which draw it).
 
 mod join;
 mod link_only;
+mod story;
 
 use std::net::SocketAddr;
 use std::time::Duration;
