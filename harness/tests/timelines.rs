@@ -227,3 +227,29 @@ async fn with_recording_off_the_result_has_the_keys_it_always_had() {
     }
     assert_eq!(keys(&on), with_timelines);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_cut_after_its_head_is_kept_as_closed_without_response() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/causes/truncated-response.toml"
+    ))
+    .expect("the shipped scenario");
+    let scenario = Scenario::from_toml(&text, "truncated-response.toml").expect("it parses");
+    let result = run(&scenario, 3).await;
+    let closed = result.client_errors.get("closed").copied().unwrap_or(0);
+    assert!(closed > 0, "the scenario cuts bodies");
+    let totals = result.timeline_totals.expect("recording was on");
+    assert_eq!(totals.failures, result.truncated_responses);
+    assert_eq!(totals.kept, totals.failures.min(3));
+    for timeline in &result.timelines {
+        assert!(timeline.outcome.truncated && timeline.outcome.cause.is_none());
+        let head = at(timeline, Tier::Gateway, |kind| {
+            matches!(kind, EventKind::ResponseHead { .. })
+        });
+        let failed = at(timeline, Tier::Gateway, |kind| {
+            *kind == EventKind::BodyFailed
+        });
+        assert!(head <= failed, "the head came before the body failed");
+    }
+}

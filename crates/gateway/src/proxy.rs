@@ -380,12 +380,17 @@ impl Proxy {
         hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
         parts.version = Version::HTTP_11;
+        let recording = self
+            .recorder
+            .is_on()
+            .then(|| (self.recorder.clone(), parts.status.as_u16()));
         let body = UpstreamBody::new(
             body,
             self.pool.clone(),
             conn,
             keeps_alive,
             self.stats.clone(),
+            recording,
         );
         Response::from_parts(parts, ResponseBody::Upstream(body))
     }

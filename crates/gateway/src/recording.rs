@@ -1,6 +1,7 @@
 //! What the gateway records for the harness's timelines (the `timeline` crate): per upstream connection its
 //! opening, each checkout (idle age, reuse count), each request written and what came back first (the
-//! response head, EOF, RST, nothing in time); per failed request (a 502, or a retry) the client's request,
+//! response head, EOF, RST, nothing in time, a body cut short); per failed request (a 502, a retry, or a
+//! response cut after its head: closed without a complete response for the client) the client's request,
 //! the retry and the answer, with every connection it was tried on. Off (the default), nothing is recorded and
 //! each call costs one branch.
 //!
@@ -68,6 +69,29 @@ pub(crate) fn failed(
     log.take()
 }
 
+/// The response read on `log`'s connection, `status`, failed after its head: kept by `recorder` as a request
+/// closed without a complete response (its client-side events are not known here).
+pub(crate) fn truncated(recorder: &Recorder, log: &mut ConnLog, status: u16) {
+    if !log.is_on() {
+        return;
+    }
+    log.record(EventKind::BodyFailed);
+    let Some(attempt) = log.take() else {
+        return;
+    };
+    recorder.failed(|| RequestRecord {
+        client: None,
+        events: Vec::new(),
+        attempts: vec![attempt],
+        outcome: Outcome {
+            status,
+            cause: None,
+            retried: false,
+            truncated: true,
+        },
+    });
+}
+
 /// A failed request: kept by `recorder` (its first `cap`), with its own events and every attempt's ring.
 /// `retried_at` is when the retry started; `answered` the retried attempt's connection when the retry got a
 /// response head.
@@ -107,13 +131,14 @@ impl FailedRequest<'_> {
             let mut attempts = self.attempts;
             attempts.extend(self.answered.and_then(ConnLog::snapshot));
             RequestRecord {
-                client: self.client,
+                client: Some(self.client),
                 events,
                 attempts,
                 outcome: Outcome {
                     status: self.status,
-                    cause: self.cause.name(),
+                    cause: Some(self.cause.name()),
                     retried: self.retried_at.is_some(),
+                    truncated: false,
                 },
             }
         });

@@ -91,6 +91,9 @@ pub enum EventKind {
     ReadRst,
     /// No response head within the request timeout.
     ResponseTimeout,
+    /// The response body failed after its head was sent: the client connection is aborted (the client sees
+    /// it closed without a complete response).
+    BodyFailed,
     // The link, per relayed connection.
     /// The link read a segment from one side.
     Received {

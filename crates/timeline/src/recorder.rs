@@ -3,8 +3,8 @@
 //!
 //! - the rings of the last [`KEPT_CONNECTIONS`] closed connections (the back and the link: the harness looks up
 //!   the partner of a failed gateway connection among them; an older one is evicted and counted);
-//! - the first `cap` failed requests of the gateway ([`RequestRecord`]: a 502 or a retry, with every
-//!   connection it was tried on), and the count of all of them.
+//! - the first `cap` failed requests of the gateway ([`RequestRecord`]: a 502, a retry or a response cut after
+//!   its head, with every connection it was tried on), and the count of all of them.
 //!
 //! At most `KEPT_CONNECTIONS × EVENTS_PER_CONNECTION` events per tier instance, plus `cap` requests with a few
 //! connections each: about 2 MiB per tier at the defaults, whatever the run's length.
@@ -23,19 +23,23 @@ pub const KEPT_CONNECTIONS: usize = 1024;
 /// How a failed request ended, as the gateway answered it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
-    /// The status the client got (502, or the retried request's).
+    /// The status the client got (502, or the retried request's, or the head of a response cut short).
     pub status: u16,
-    /// The cause of the 502, or of the failed attempt that was retried (`gateway::Cause::name`).
-    pub cause: &'static str,
+    /// The cause of the 502, or of the failed attempt that was retried (`gateway::Cause::name`); none for a
+    /// response cut short after its head.
+    pub cause: Option<&'static str>,
     /// True when the request was retried on a fresh connection.
     pub retried: bool,
+    /// True when the response's body failed after its head: the client connection was closed without a
+    /// complete response.
+    pub truncated: bool,
 }
 
 /// One failed request as the gateway saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// The client's address.
-    pub client: SocketAddr,
+    /// The client's address, when the gateway knew it where the failure was seen.
+    pub client: Option<SocketAddr>,
     /// The request's own events (received, retried, answered), oldest first.
     pub events: Vec<Event>,
     /// Every upstream connection it was sent on, in order: a retry is the second.
@@ -171,13 +175,14 @@ mod tests {
 
     fn request(port: u16) -> RequestRecord {
         RequestRecord {
-            client: conn(port).local,
+            client: Some(conn(port).local),
             events: Vec::new(),
             attempts: Vec::new(),
             outcome: Outcome {
                 status: 502,
-                cause: "reused-closed",
+                cause: Some("reused-closed"),
                 retried: false,
+                truncated: false,
             },
         }
     }
@@ -227,7 +232,7 @@ mod tests {
             harvest
                 .requests
                 .iter()
-                .map(|r| r.client.port())
+                .map(|r| r.client.map_or(0, |client| client.port()))
                 .collect::<Vec<_>>(),
             [10, 11]
         );

@@ -87,6 +87,9 @@ pub fn headline(timeline: &Timeline) -> String {
     let cause = outcome.cause.as_ref().map(|cause| cause.name());
     match (timeline.view, outcome.status, cause) {
         (View::LinkOnly, _, _) => "request crossed the back's close (link view)".to_owned(),
+        (_, Some(status), _) if outcome.truncated => {
+            format!("{status} cut after its head: closed without a complete response")
+        }
         (_, Some(status), Some(cause)) if outcome.retried => {
             format!("{cause} on a reused connection, retried → {status}")
         }
@@ -148,6 +151,7 @@ pub fn label(event: &TimelineEvent) -> String {
         EventKind::ReadEof => "reads EOF".to_owned(),
         EventKind::ReadRst => "reads RST".to_owned(),
         EventKind::ResponseTimeout => "no response head in time".to_owned(),
+        EventKind::BodyFailed => "body fails: aborts the client".to_owned(),
         EventKind::Received {
             dir,
             segment,
@@ -231,6 +235,11 @@ pub fn explain(timeline: &Timeline) -> String {
             _ => "FIN",
         },
     };
+    if timeline.outcome.truncated {
+        return "The upstream connection failed after the response head was sent: too late for a 502, so the \
+                gateway aborted the client's connection (the client saw it closed without a complete response)."
+            .to_owned();
+    }
     let Some(closed) = back_close.or(close_at_link) else {
         return format!(
             "The gateway's attempt failed ({}); no close by the back was recorded on this connection.",
@@ -306,6 +315,7 @@ pub(crate) mod tests {
                 status: Some(502),
                 cause: Some(CauseKey::from(Cause::ReusedClosed)),
                 retried: false,
+                truncated: false,
             },
             client: None,
             link_latency_ms: 4.0,

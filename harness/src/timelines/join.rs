@@ -93,10 +93,14 @@ fn chain_timeline(
     }
     let outcome = TimelineOutcome {
         status: Some(request.outcome.status),
-        cause: Some(CauseKey::from_header(Some(request.outcome.cause))),
+        cause: request
+            .outcome
+            .cause
+            .map(|cause| CauseKey::from_header(Some(cause))),
         retried: request.outcome.retried,
+        truncated: request.outcome.truncated,
     };
-    story.finish(View::Chain, outcome, Some(request.client), link_latency_ms)
+    story.finish(View::Chain, outcome, request.client, link_latency_ms)
 }
 
 fn is_write(kind: &EventKind) -> bool {
@@ -193,7 +197,7 @@ mod tests {
             ],
         );
         let request = RequestRecord {
-            client: conn(50000, 8080).local,
+            client: Some(conn(50000, 8080).local),
             events: vec![Event {
                 at: ms(10),
                 kind: EventKind::ClientRequest,
@@ -201,8 +205,9 @@ mod tests {
             attempts: vec![gateway],
             outcome: Outcome {
                 status: 502,
-                cause: "reused-closed",
+                cause: Some("reused-closed"),
                 retried: false,
+                truncated: false,
             },
         };
         Harvests {

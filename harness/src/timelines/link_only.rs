@@ -45,6 +45,7 @@ pub(super) fn build(
             status: None,
             cause: None,
             retried: false,
+            truncated: false,
         };
         timelines.push(story.finish(View::LinkOnly, outcome, None, link_latency_ms));
     }

@@ -80,6 +80,10 @@ pub struct TimelineOutcome {
     pub cause: Option<CauseKey>,
     /// The gateway retried the request on a fresh connection (a second gateway connection in the timeline).
     pub retried: bool,
+    /// The response's body failed after its head: the client's connection was closed without a complete
+    /// response (`status` is the head's).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// A connection of the timeline, as the tier that recorded it sees it.
@@ -130,8 +134,8 @@ pub struct Timeline {
 /// How many failures a run had and how many timelines it kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineTotals {
-    /// Failed requests seen: 502s and retried requests (our gateway), or request bytes that crossed the back's
-    /// close on the link (a real front).
+    /// Failed requests seen: 502s, retried requests and responses cut after their head (our gateway), or
+    /// request bytes that crossed the back's close on the link (a real front).
     pub failures: u64,
     /// Timelines kept: `min(cap, failures)`.
     pub kept: u64,
