@@ -58,6 +58,8 @@ struct Failure {
     detail: Option<String>,
     /// The rings of the connections it failed on, when recording (see `recording.rs`).
     attempts: Vec<timeline::ConnRecord>,
+    /// When the failed retry was decided, when recording.
+    retried_at: Option<std::time::Instant>,
 }
 
 impl Failure {
@@ -68,6 +70,7 @@ impl Failure {
             usage: None,
             detail: None,
             attempts: Vec::new(),
+            retried_at: None,
         }
     }
 }
@@ -142,7 +145,7 @@ impl Proxy {
                         received,
                         client,
                         attempts: std::mem::take(&mut failure.attempts),
-                        retried_at: None,
+                        retried_at: failure.retried_at,
                         answered: None,
                         status: StatusCode::BAD_GATEWAY.as_u16(),
                         cause: failure.cause,
@@ -220,12 +223,13 @@ impl Proxy {
             _ => return Err(failure),
         };
         self.stats.record_retry();
-        let retried_at = std::time::Instant::now();
+        let retried_at = self.recorder.is_on().then(std::time::Instant::now);
         tracing::info!(cause = %failure.cause, backend = %member.label, "retrying once on a fresh connection");
         let mut attempts = failure.attempts;
         let conn = self.connect(member).await.map_err(|mut again| {
             attempts.append(&mut again.attempts);
             again.attempts = std::mem::take(&mut attempts);
+            again.retried_at = retried_at;
             again
         })?;
         let answer = match self.exchange(member, conn, retry).await {
@@ -235,6 +239,7 @@ impl Proxy {
             }) => {
                 attempts.append(&mut again.attempts);
                 again.attempts = attempts;
+                again.retried_at = retried_at;
                 return Err(again);
             }
         };
@@ -242,7 +247,7 @@ impl Proxy {
             received,
             client,
             attempts,
-            retried_at: Some(retried_at),
+            retried_at,
             answered: Some(&answer.conn.conn.log),
             status: answer.response.status().as_u16(),
             cause: failure.cause,
@@ -360,6 +365,7 @@ impl Proxy {
                 }
                 SendError::Hyper(error) => wire::error_chain::one_line(error),
             }),
+            retried_at: None,
         };
         Err(FailedAttempt { failure, unsent })
     }

@@ -93,8 +93,8 @@ pub(crate) fn truncated(recorder: &Recorder, log: &mut ConnLog, status: u16) {
 }
 
 /// A failed request: kept by `recorder` (its first `cap`), with its own events and every attempt's ring.
-/// `retried_at` is when the retry started; `answered` the retried attempt's connection when the retry got a
-/// response head.
+/// `retried_at` is when the retry started (none without a retry, or when not recording); `answered` the
+/// retried attempt's connection when the retry got a response head.
 pub(crate) struct FailedRequest<'a> {
     pub(crate) received: Received,
     pub(crate) client: SocketAddr,

@@ -69,6 +69,7 @@ pub async fn run(
                 let mut result = run_scenario(&variant, &options, stop.clone()).await?;
                 result.time_scale = scale.factor();
                 print!("{}", run_table(&result));
+                print_first_timeline(&result);
                 results.push(result);
             }
         }
