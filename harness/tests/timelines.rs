@@ -3,10 +3,18 @@
 //! the close window), the number kept is min(cap, failures), a retry is a second gateway connection in the same
 //! timeline, and with recording off the result has exactly the keys it had before timelines existed.
 //!
+//! With a real front (nginx, when installed) the link's view is kept: every request that crossed the back's
+//! close on the link, in causal order, no more of them than the front's 502s.
+//!
 //! The runs share the machine's two cores, so they run one at a time; the assertions are on causality and
 //! counts, not on how long anything took.
 
+mod support;
+
 use std::collections::BTreeSet;
+
+use harness::chain::{BackKind, FrontKind};
+use harness::real::run_real;
 
 use harness::result::RunResult;
 use harness::run::{RunOptions, run_scenario};
@@ -251,5 +259,71 @@ async fn a_response_cut_after_its_head_is_kept_as_closed_without_response() {
             *kind == EventKind::BodyFailed
         });
         assert!(head <= failed, "the head came before the body failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_real_front_the_link_keeps_the_requests_that_crossed_the_close() {
+    if !support::real_servers_installed("the real-front timeline test") {
+        return;
+    }
+    let _turn = ONE_RUN_AT_A_TIME.lock().await;
+    let (_never, stop) = Shutdown::new();
+    let options = RunOptions {
+        quiet: true,
+        label: None,
+        timelines: 20,
+    };
+    let scenario = race(80, &[]);
+    let run = run_real(
+        &scenario,
+        FrontKind::Nginx,
+        BackKind::Ours,
+        "race",
+        &options,
+        stop,
+    )
+    .await
+    .expect("nginx starts");
+    let result = &run.result;
+    let totals = result.timeline_totals.expect("recording was on");
+    assert!(
+        result.bad_gateways() > 0,
+        "the race reproduces through nginx"
+    );
+    assert!(
+        totals.failures <= result.bad_gateways() && totals.failures * 2 >= result.bad_gateways(),
+        "{} crossings on the link for {} 502s",
+        totals.failures,
+        result.bad_gateways()
+    );
+    assert_eq!(totals.kept, totals.failures.min(20));
+    for timeline in &result.timelines {
+        assert_eq!(timeline.view, View::LinkOnly);
+        assert_eq!(
+            timeline.outcome.status, None,
+            "the link cannot know the answer"
+        );
+        let close = at(timeline, Tier::Back, |kind| {
+            matches!(kind, EventKind::Closed { .. })
+        });
+        let fin_at_front = at(timeline, Tier::Link, |kind| {
+            matches!(
+                kind,
+                EventKind::Delivered {
+                    dir: Direction::ToFront,
+                    segment: Segment::Fin | Segment::Rst,
+                    ..
+                }
+            )
+        });
+        assert!(
+            close + timeline.link_latency_ms <= fin_at_front,
+            "the FIN crossed the link"
+        );
+        assert!(
+            0.0 <= fin_at_front,
+            "the request reached the link before the FIN reached nginx"
+        );
     }
 }
