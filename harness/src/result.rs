@@ -84,7 +84,8 @@ pub struct RunResult {
     /// the scaled values); 1 when absent, as in files written before the flag existed.
     #[serde(default = "unscaled")]
     pub time_scale: f64,
-    /// The wire story of each failed request, up to `--timelines N` (absent when recording was off).
+    /// The wire story of each failed request, up to `--timelines N` (absent when recording was off or nothing
+    /// failed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timelines: Vec<crate::timelines::Timeline>,
     /// How many failures the run had and how many timelines it kept (absent when recording was off).
