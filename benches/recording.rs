@@ -24,6 +24,7 @@ fn records() -> Vec<Record> {
             },
             latency: Duration::from_micros(200 + (i * 37) % 5000),
             reused_connection: i % 7 != 0,
+            idle_gap: None,
         })
         .collect()
 }

@@ -67,6 +67,11 @@ pub struct Record {
     pub latency: Duration,
     /// Whether the client sent it on a connection that had already carried a request.
     pub reused_connection: bool,
+    /// Under the idle-gap pattern, on a reused connection: how long the client actually waited between the
+    /// end of the previous response on that connection and this request's send (what the pattern controls,
+    /// and what the race window is drawn against). `None` for the other patterns and a connection's first
+    /// request.
+    pub idle_gap: Option<Duration>,
 }
 
 /// What a result counts a 502 under: one of our gateway's causes, or `unclassified` when the 502 carried no

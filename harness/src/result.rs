@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::distribution::{PercentilePoint, RaceWindow};
 use crate::record::CauseKey;
 use crate::resources::ResourceUsage;
 
@@ -94,6 +95,17 @@ pub struct RunResult {
     /// For a cell of `compare`: the varied keys and their values in this cell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cell: BTreeMap<String, String>,
+    /// The latency distribution from the HDR histogram, at HdrHistogram's usual percentile steps (0, 50, 75,
+    /// 87.5, ... 100); empty in files written before it existed, and for a run without records.
+    #[serde(default)]
+    pub latency_percentiles: Vec<PercentilePoint>,
+    /// P(502) against the clients' measured idle gap, binned; absent when the load had no idle gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub race_window: Option<RaceWindow>,
+    /// What our back tier counted, all members together (the same counts its `/metrics` serves); absent for a
+    /// real back, without a back tier, and for an external target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub back_counts: Option<keepalive_proxy::BackStats>,
 }
 
 fn unscaled() -> f64 {

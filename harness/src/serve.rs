@@ -8,6 +8,7 @@
 //! # backends = ["127.0.0.1:8081"] # gateway: the backend pool
 //! [back]
 //! keepalive_timeout = "5s"
+//! admin_listen = "127.0.0.1:9902"  # optional: GET /metrics (also `[front] admin_listen` for the gateway)
 //! ```
 
 use std::net::SocketAddr;
@@ -73,6 +74,15 @@ impl Served {
             Served::Back(t) => t.local_addr(),
             Served::Origin(t) => t.local_addr(),
             Served::Link(t) => t.local_addr(),
+        }
+    }
+
+    /// Where its admin endpoint (`/metrics`) listens: the gateway's and the back's, when `admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Served::Gateway(t) => t.admin_addr(),
+            Served::Back(t) => t.admin_addr(),
+            Served::Origin(_) | Served::Link(_) => None,
         }
     }
 

@@ -1,19 +1,30 @@
 //! Each HTML page kind (one run, a comparison of cells with long names, a sweep) rendered in headless
 //! Chromium: every chart is present, every run name is visible as text, and no element is wider than the
-//! page. Chromium is Debian's `chromium`; under `CI=true` a missing one fails, elsewhere the test says what to
+//! page. The run page is a real run of the default race scenario (about 10 s), so its latency distribution and
+//! race window are the ones `badgateway run --html` draws; the comparison's cells are made up (two with idle
+//! gaps, one closed loop without a race window, one from a file older than the latency distribution).
+//! Chromium is Debian's `chromium`; under `CI=true` a missing one fails, elsewhere the test says what to
 //! install and passes. With `BADGATEWAY_SCREENS=DIR` it also writes one screenshot per page kind there.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use harness::report::{ReportInput, html_report};
 use harness::result::RunResult;
+use harness::run::run_scenario;
+use harness::scenario::Scenario;
 use harness::sweep::curve::{SweepBin, SweepResult};
+use listener::Shutdown;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The page is laid out at this width; nothing may stick out of it.
-const WINDOW: &str = "--window-size=1000,2600";
+const WIDTH_PX: u32 = 1000;
+
+/// The window's height for the DOM check; a screenshot is as tall as its page.
+const CHECK_HEIGHT_PX: u32 = 3400;
 
 /// Appended to a copy of the page: records in the DOM the elements wider than the viewport.
 const MEASURE: &str = "<script>window.addEventListener('load', function () {\
@@ -25,6 +36,7 @@ const MEASURE: &str = "<script>window.addEventListener('load', function () {\
       wide.push(e.tagName + ':scrolls'); }\
   });\
   var out = document.createElement('div'); out.id = 'overflow'; out.textContent = wide.join(' ');\
+  out.setAttribute('data-height', Math.ceil(document.body.getBoundingClientRect().bottom));\
   document.body.appendChild(out);\
 });</script>";
 
@@ -40,7 +52,7 @@ fn chromium_present() -> bool {
     false
 }
 
-fn chromium(dir: &Path, args: &[&str]) -> std::process::Output {
+fn chromium(dir: &Path, height: u32, args: &[&str]) -> std::process::Output {
     Command::new(CHROMIUM)
         .args([
             "--headless",
@@ -52,8 +64,8 @@ fn chromium(dir: &Path, args: &[&str]) -> std::process::Output {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            WINDOW,
         ])
+        .arg(format!("--window-size={WIDTH_PX},{height}"))
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(args)
         .output()
@@ -77,6 +89,7 @@ fn render(name: &str, page: &str) -> (String, String) {
     .unwrap();
     let output = chromium(
         &dir,
+        CHECK_HEIGHT_PX,
         &["--dump-dom", &format!("file://{}", measured.display())],
     );
     assert!(
@@ -85,10 +98,13 @@ fn render(name: &str, page: &str) -> (String, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     let dom = String::from_utf8_lossy(&output.stdout).into_owned();
-    let overflow = dom
-        .split_once("<div id=\"overflow\">")
-        .and_then(|(_, rest)| rest.split_once("</div>"))
-        .map(|(list, _)| list.to_owned())
+    let (height, overflow) = dom
+        .split_once("<div id=\"overflow\" data-height=\"")
+        .and_then(|(_, rest)| rest.split_once("\">"))
+        .and_then(|(height, rest)| {
+            Some((height.parse::<u32>().ok()?, rest.split_once("</div>")?.0))
+        })
+        .map(|(height, list)| (height, list.to_owned()))
         .unwrap_or_else(|| panic!("the measuring script did not run: {dom}"));
     if let Ok(screens) = std::env::var("BADGATEWAY_SCREENS") {
         let plain = dir.join("page.html");
@@ -96,6 +112,7 @@ fn render(name: &str, page: &str) -> (String, String) {
         let shot = Path::new(&screens).join(format!("{name}.png"));
         let output = chromium(
             &dir,
+            height + 32,
             &[
                 &format!("--screenshot={}", shot.display()),
                 &format!("file://{}", plain.display()),
@@ -124,6 +141,41 @@ fn run(name: &str, requests: u64, causes: &[(&str, u64)], p99: f64, truncated: u
     .expect("the contract parses")
 }
 
+/// `run` with a latency distribution whose tail grows to `p99 * 1.2`, and with a race window around a 50 ms
+/// KeepAliveTimeout peaking at `peak` when `peak` is given.
+fn with_curves(mut run: RunResult, peak: Option<f64>) -> RunResult {
+    let p99 = run.latency_ms.p99;
+    let steps = [
+        0.0, 50.0, 75.0, 87.5, 93.75, 96.875, 98.4375, 99.21875, 99.609375, 100.0,
+    ];
+    run.latency_percentiles = serde_json::from_value(serde_json::Value::Array(
+        steps
+            .iter()
+            .map(|&p: &f64| {
+                let tail = -(1.0 - p / 100.0).max(1.0 / 600.0).log10() / 2.78;
+                serde_json::json!({"percentile": p, "ms": p99 / 10.0 + p99 * 1.1 * tail.powi(3)})
+            })
+            .collect(),
+    ))
+    .expect("percentile points parse");
+    if let Some(peak) = peak {
+        let bins: Vec<serde_json::Value> = (37..63)
+            .map(|low: i32| {
+                let p: f64 = if (42..50).contains(&low) { peak } else { 0.0 };
+                let bad = (p * 20.0).round() as u64;
+                serde_json::json!({"gap_ms_low": low, "gap_ms_high": low + 1, "requests": 20,
+                    "bad_gateways": bad, "p": bad as f64 / 20.0, "p_low": (bad as f64 / 20.0 - 0.15).max(0.0),
+                    "p_high": (bad as f64 / 20.0 + 0.15).min(1.0)})
+            })
+            .collect();
+        run.race_window = Some(
+            serde_json::from_value(serde_json::json!({"keepalive_timeout_ms": 50.0, "bins": bins}))
+                .expect("the race window parses"),
+        );
+    }
+    run
+}
+
 fn sweep() -> SweepResult {
     let bins = (-8..=4)
         .map(|i| {
@@ -150,13 +202,26 @@ fn sweep() -> SweepResult {
     }
 }
 
-/// Every chart present, every run name as text, nothing wider than the page.
-fn check(name: &str, page: &str, charts: usize, names: &[&str]) {
+/// Every chart present (`charts`: the figure captions, in order), every run name as text, nothing wider than
+/// the page.
+fn check(name: &str, page: &str, charts: &[&str], names: &[&str]) {
     if !chromium_present() {
         return;
     }
     let (dom, overflow) = render(name, page);
-    assert_eq!(dom.matches("<svg").count(), charts, "{name}: charts");
+    assert_eq!(dom.matches("<svg").count(), charts.len(), "{name}: charts");
+    let captions: Vec<&str> = dom
+        .split("<figcaption>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</figcaption>").map(|(caption, _)| caption))
+        .collect();
+    assert_eq!(captions.len(), charts.len(), "{name}: {captions:?}");
+    for (caption, chart) in captions.iter().zip(charts) {
+        assert!(
+            caption.starts_with(chart),
+            "{name}: {caption:?} is not {chart:?}"
+        );
+    }
     for run in names {
         assert!(
             dom.contains(run),
@@ -166,15 +231,79 @@ fn check(name: &str, page: &str, charts: usize, names: &[&str]) {
     assert!(overflow.trim().is_empty(), "{name}: too wide: {overflow}");
 }
 
-#[test]
-fn a_single_run_page_fits_and_shows_its_charts() {
-    let runs = [run("keepalive-race", 200, &[("reused-closed", 9)], 4.5, 0)];
+/// The SVG of the figure whose caption starts with `caption`.
+fn chart_of<'a>(page: &'a str, caption: &str) -> &'a str {
+    page.split("<figure>")
+        .find(|figure| figure.contains(&format!("<figcaption>{caption}")))
+        .unwrap_or_else(|| panic!("no figure {caption:?}"))
+}
+
+const BARS: &str = "Latency percentiles";
+const DISTRIBUTION: &str = "Latency distribution";
+const CAUSES: &str = "502 by cause";
+const RACE_WINDOW: &str = "Race window";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_page_of_the_default_race_shows_its_distribution_and_race_window() {
+    let scenario = Scenario::default_race().expect("the embedded scenario parses");
+    let (_shutdown, stop) = Shutdown::new();
+    let result = run_scenario(&scenario, &support::quiet(), stop)
+        .await
+        .expect("the default race runs");
+    let window = result
+        .race_window
+        .as_ref()
+        .expect("an idle-gap run has a race window");
+    let binned: u64 = window.bins.iter().map(|b| b.requests).sum::<u64>() + window.outside_requests;
+    // One client: every request but its first (and any after a failed one) waited a gap on its connection.
+    assert!(
+        binned < result.requests && binned * 10 >= result.requests * 9,
+        "{binned} of {} requests binned",
+        result.requests
+    );
+    let bad: u64 =
+        window.bins.iter().map(|b| b.bad_gateways).sum::<u64>() + window.outside_bad_gateways;
+    assert!(
+        bad <= result.bad_gateways(),
+        "{bad} > {}",
+        result.bad_gateways()
+    );
+    assert!(
+        window
+            .bins
+            .iter()
+            .all(|b| b.p_low <= b.p && b.p <= b.p_high),
+        "{window:?}"
+    );
+    assert_eq!(window.keepalive_timeout_ms, Some(50.0));
+    let back = result
+        .back_counts
+        .expect("our back's counts are in the result");
+    assert_eq!(
+        back.requests + result.race_bad_gateways(),
+        result.requests,
+        "a request is either served by the back or met its close"
+    );
+    assert_eq!(
+        result.latency_percentiles.last().map(|p| p.percentile),
+        Some(100.0)
+    );
+    let runs = [result];
     let page = html_report(&ReportInput {
         title: "keepalive-race",
         runs: &runs,
         sweep: None,
     });
-    check("run", &page, 2, &["keepalive-race", "reused-closed"]);
+    assert!(
+        chart_of(&page, RACE_WINDOW).contains("measured idle gap"),
+        "the run's race window is drawn against the measured gap, not the sweep's offset"
+    );
+    check(
+        "run",
+        &page,
+        &[BARS, DISTRIBUTION, CAUSES, RACE_WINDOW],
+        &["keepalive-race"],
+    );
 }
 
 #[test]
@@ -183,17 +312,23 @@ fn a_comparison_page_names_every_cell_and_hides_no_column() {
         "keepalive-race back.keepalive=true front.retry=none",
         "keepalive-race back.keepalive=true front.retry=idempotent",
         "keepalive-race back.keepalive=false front.retry=none",
+        "closed-loop load.pattern=closed",
     ];
     let runs = [
-        run(
-            names[0],
-            600,
-            &[("reused-closed", 30), ("reused-reset", 6)],
-            9.0,
-            0,
+        with_curves(
+            run(
+                names[0],
+                600,
+                &[("reused-closed", 30), ("reused-reset", 6)],
+                9.0,
+                0,
+            ),
+            Some(0.45),
         ),
-        run(names[1], 600, &[], 7.0, 2),
+        with_curves(run(names[1], 600, &[], 7.0, 2), Some(0.0)),
+        // Written before the latency distribution existed: no curve, no failure.
         run(names[2], 600, &[("fresh-closed", 1)], 3.0, 0),
+        with_curves(run(names[3], 600, &[], 2.0, 0), None),
     ];
     let page = html_report(&ReportInput {
         title: "compare",
@@ -204,7 +339,48 @@ fn a_comparison_page_names_every_cell_and_hides_no_column() {
         page.contains("conns / req"),
         "the last column is in the table"
     );
-    check("compare", &page, 2, &names);
+    let distribution = chart_of(&page, DISTRIBUTION);
+    for name in [names[0], names[1], names[3]] {
+        assert!(
+            distribution.contains(name),
+            "{name} in the distribution's legend"
+        );
+    }
+    assert!(
+        !distribution.contains(names[2]),
+        "a run without points has no curve"
+    );
+    assert!(
+        distribution.contains("99 %"),
+        "the percentile axis is labelled"
+    );
+    let window = chart_of(&page, RACE_WINDOW);
+    assert!(window.contains(names[0]) && window.contains(names[1]));
+    assert!(
+        !window.contains(names[3]),
+        "a closed loop has no race window"
+    );
+    check(
+        "compare",
+        &page,
+        &[BARS, DISTRIBUTION, CAUSES, RACE_WINDOW],
+        &names,
+    );
+}
+
+#[test]
+fn a_run_without_idle_gaps_or_distribution_draws_no_empty_chart() {
+    let runs = [run("old-file", 200, &[("reused-closed", 9)], 4.5, 0)];
+    let page = html_report(&ReportInput {
+        title: "old-file",
+        runs: &runs,
+        sweep: None,
+    });
+    assert!(
+        !page.contains(DISTRIBUTION) && !page.contains(RACE_WINDOW),
+        "{page}"
+    );
+    assert_eq!(page.matches("<svg").count(), 2);
 }
 
 #[test]
@@ -215,5 +391,5 @@ fn a_sweep_page_shows_the_race_window() {
         runs: &[],
         sweep: Some(&sweep),
     });
-    check("sweep", &page, 1, &["keepalive-race"]);
+    check("sweep", &page, &[RACE_WINDOW], &["keepalive-race"]);
 }

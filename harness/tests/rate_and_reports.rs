@@ -134,7 +134,11 @@ async fn the_html_report_is_well_formed_and_self_contained() {
         .descendants()
         .filter(|n| n.has_tag_name("svg"))
         .collect();
-    assert_eq!(svgs.len(), 3, "latency, causes and race-window charts");
+    assert_eq!(
+        svgs.len(),
+        4,
+        "latency bars, latency distribution, causes and the sweep's race window (closed loops have none)"
+    );
     let text: String = document.descendants().filter_map(|n| n.text()).collect();
     assert!(text.contains("report <test>"));
     assert!(

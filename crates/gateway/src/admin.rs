@@ -20,25 +20,18 @@
 //!
 //! The public listener gives `/_badgateway/*` no special meaning: it proxies it like any other path, so the
 //! admin endpoint is reachable only where `admin_listen` is (keep it on loopback or a management network).
-//! This module only reads the health table and the counters; it changes nothing.
+//! This module only reads the health table and the counters; it changes nothing. Serving (the listener, 404,
+//! 405, the answer shapes) is the `admin` crate's, shared with the back tier.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use listener::{BindError, ServerHandle, ShutdownSignal};
-use tokio::net::TcpStream;
+use ::admin::AdminResponse;
+use ::admin::metrics::METRICS_PATH;
+use listener::{BindError, ServerHandle};
 
 use crate::health::Health;
-use crate::metrics::{METRICS_CONTENT_TYPE, METRICS_PATH, Scrape};
+use crate::metrics::Scrape;
 use crate::pool::UpstreamPool;
 use crate::stats::Stats;
 
@@ -46,9 +39,6 @@ use crate::stats::Stats;
 pub const ADMIN_HEALTH_PATH: &str = "/_badgateway/health";
 /// The counters' path.
 pub const ADMIN_STATS_PATH: &str = "/_badgateway/stats";
-
-/// Admin clients are few: a scraper, an operator's curl.
-const MAX_ADMIN_CONNECTIONS: usize = 16;
 
 /// What the admin endpoint reads.
 #[derive(Debug, Clone)]
@@ -70,104 +60,24 @@ pub(crate) async fn start(
         stats,
         pool,
     };
-    let server = listener::serve(
-        addr,
-        listener::ConnectionLimit::new(MAX_ADMIN_CONNECTIONS),
-        move |stream, peer, shutdown| serve_admin_client(stream, peer, shutdown, state.clone()),
-    )
-    .await?;
-    tracing::info!(addr = %server.local_addr(), "admin endpoint listening");
-    Ok(server)
+    ::admin::start(addr, state, "gateway").await
 }
 
-/// Serves one admin connection until the client leaves or shutdown.
-async fn serve_admin_client(
-    stream: TcpStream,
-    peer: SocketAddr,
-    mut shutdown: ShutdownSignal,
-    state: AdminState,
-) {
-    let service = service_fn(move |request| {
-        let response = route(&request, &state);
-        async move { Ok::<_, Infallible>(response) }
-    });
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    let mut connection = std::pin::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.triggered() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%peer, %error, "admin connection ended with an error");
+impl ::admin::Routes for AdminState {
+    fn knows(&self, path: &str) -> bool {
+        [ADMIN_HEALTH_PATH, ADMIN_STATS_PATH, METRICS_PATH].contains(&path)
     }
-}
 
-/// The answer to one admin request.
-fn route(request: &Request<Incoming>, state: &AdminState) -> Response<Full<Bytes>> {
-    let path = request.uri().path();
-    if path != ADMIN_HEALTH_PATH && path != ADMIN_STATS_PATH && path != METRICS_PATH {
-        return text(StatusCode::NOT_FOUND, "not found\n");
-    }
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
-    }
-    if path == METRICS_PATH {
-        return metrics(state);
-    }
-    let body = if path == ADMIN_HEALTH_PATH {
-        serde_json::to_vec(&state.health.report())
-    } else {
-        serde_json::to_vec(&state.stats.snapshot())
-    };
-    match body {
-        Ok(mut body) => {
-            body.push(b'\n');
-            let mut response = Response::new(Full::new(Bytes::from(body)));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
-        Err(error) => {
-            tracing::warn!(%error, path, "cannot serialize admin answer");
-            text(StatusCode::INTERNAL_SERVER_ERROR, "cannot serialize\n")
+    fn answer(&self, path: &str) -> AdminResponse {
+        match path {
+            ADMIN_HEALTH_PATH => ::admin::json(&self.health.report()),
+            ADMIN_STATS_PATH => ::admin::json(&self.stats.snapshot()),
+            _ => crate::metrics::render(Scrape {
+                stats: self.stats.snapshot(),
+                idle_ages: self.stats.idle_ages(),
+                pool: self.pool.stats(),
+                health: self.health.report(),
+            }),
         }
     }
-}
-
-/// The Prometheus scrape.
-fn metrics(state: &AdminState) -> Response<Full<Bytes>> {
-    let scrape = Scrape {
-        stats: state.stats.snapshot(),
-        idle_ages: state.stats.idle_ages(),
-        pool: state.pool.stats(),
-        health: state.health.report(),
-    };
-    match crate::metrics::render(scrape) {
-        Ok(text) => {
-            let mut response = Response::new(Full::new(Bytes::from(text)));
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
-            response
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot encode the metrics");
-            text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot encode the metrics\n",
-            )
-        }
-    }
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    wire::local::LocalResponse::text(status, body).into_response()
 }

@@ -40,13 +40,13 @@ mod stats;
 mod tunnel;
 mod upstream_conn;
 
+pub use ::admin::metrics::METRICS_PATH;
 pub use admin::{ADMIN_HEALTH_PATH, ADMIN_STATS_PATH};
 pub use cause::{Cause, UnknownCause};
 pub use config::{
     DnsConfig, DnsMode, FrontConfig, MAX_WORKER_THREADS, ProbeConfig, RetryPolicy, StatusRange,
 };
 pub use health::{HealthReport, HealthState, LastProbe, MemberHealth};
-pub use metrics::METRICS_PATH;
 pub use pool::PoolStats;
 pub use resolve::{Resolve, ResolveError, ResolveFuture, SystemResolver, TableResolver};
 

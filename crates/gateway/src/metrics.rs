@@ -18,11 +18,11 @@
 //! | `badgateway_backend_healthy` | gauge | `member` (1 healthy, 0 unhealthy) |
 //! | `badgateway_backend_probe_failures` | gauge | `member` (consecutive failed probes) |
 //!
-//! This module only formats; it counts nothing and serves nothing (the admin module does).
+//! This module only formats; it counts nothing and serves nothing (the admin module and the `admin` crate do).
 
-use prometheus_client::encoding::text::encode;
+use ::admin::AdminResponse;
+use ::admin::metrics::{counter, counters};
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
@@ -58,31 +58,6 @@ impl EncodeMetric for IdleAgeHistogram {
     }
 }
 
-/// The path of the metrics.
-pub const METRICS_PATH: &str = "/metrics";
-
-/// The content type Prometheus scrapers expect for the text format.
-pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// A counter already at `value`.
-fn counter(value: u64) -> Counter {
-    let counter = Counter::default();
-    counter.inc_by(value);
-    counter
-}
-
-/// A counter family, one counter per label value.
-fn counters<'a>(
-    label: &'static str,
-    values: impl IntoIterator<Item = (String, u64)>,
-) -> Family<Vec<(&'a str, String)>, Counter> {
-    let family = Family::<Vec<(&str, String)>, Counter>::default();
-    for (value, count) in values {
-        family.get_or_create(&vec![(label, value)]).inc_by(count);
-    }
-    family
-}
-
 /// A gauge family, one gauge per member.
 fn gauges<'a>(
     values: impl IntoIterator<Item = (String, i64)>,
@@ -94,8 +69,8 @@ fn gauges<'a>(
     family
 }
 
-/// The text of one scrape.
-pub(crate) fn render(scrape: Scrape) -> Result<String, std::fmt::Error> {
+/// The answer to one scrape.
+pub(crate) fn render(scrape: Scrape) -> AdminResponse {
     let Scrape {
         stats,
         idle_ages,
@@ -198,7 +173,5 @@ pub(crate) fn render(scrape: Scrape) -> Result<String, std::fmt::Error> {
                 .map(|m| (m.member.clone(), i64::from(m.consecutive_failures))),
         ),
     );
-    let mut text = String::new();
-    encode(&mut text, &registry)?;
-    Ok(text)
+    ::admin::metrics::answer(&registry)
 }

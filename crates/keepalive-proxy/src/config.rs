@@ -78,6 +78,9 @@ pub struct BackConfig {
     /// `Connection: close` and closed (Apache leaves it in the listen backlog instead). 0 = unlimited, the
     /// default here so that scenarios are not capped (Apache's event MPM default: 400).
     pub max_connections: usize,
+    /// Where the admin endpoint listens (`GET /metrics`, the back's counters in the Prometheus text format),
+    /// apart from the public listener, as the gateway's `admin_listen`. Default none: no admin endpoint.
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 impl BackConfig {
@@ -94,6 +97,13 @@ impl BackConfig {
                 fields: self.limit_request_fields,
             }),
         }
+    }
+
+    /// Whether the `number`-th response of a connection must close it: KeepAlive Off, or
+    /// `MaxKeepAliveRequests` reached.
+    pub(crate) fn is_last_response(&self, number: u64) -> bool {
+        !self.keepalive
+            || (self.max_keepalive_requests > 0 && number >= self.max_keepalive_requests)
     }
 
     /// `LimitRequestBody` as the body check takes it: `None` = unlimited.
@@ -120,6 +130,7 @@ impl Default for BackConfig {
             limit_request_body: 1024 * 1024 * 1024,
             allow_trace: false,
             max_connections: 0,
+            admin_listen: None,
         }
     }
 }

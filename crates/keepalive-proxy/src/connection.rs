@@ -106,6 +106,9 @@ pub(crate) async fn serve(
                 if let Err(error) = result {
                     tracing::debug!(%peer, %error, "front connection failed");
                 }
+                if !draining && !ended_by_request_limit(&shared, &activity) {
+                    shared.stats.client_close();
+                }
                 break None;
             }
             Event::ActivityChanged => {}
@@ -164,6 +167,7 @@ pub(crate) async fn serve(
         }
         Expiry::IncompleteHead => {
             shared.stats.header_read_timeout();
+            shared.stats.response(http::StatusCode::REQUEST_TIMEOUT);
             tracing::debug!(%peer, timeout = ?config.header_read_timeout, "request head not read in time: 408");
             let mut stream = stream;
             if let Err(error) = stream.write_all(&request_timeout_answer()).await {
@@ -183,6 +187,13 @@ pub(crate) async fn serve(
         // A lingering close may take `lingering_timeout`; shutdown does not wait for it.
         () = shutdown.triggered() => {}
     }
+}
+
+/// Whether hyper ended the connection because its last response said `Connection: close` (KeepAlive Off, or
+/// `MaxKeepAliveRequests` reached): the back's close, not the front's.
+fn ended_by_request_limit(shared: &Shared, activity: &Activity) -> bool {
+    let requests = activity.requests();
+    requests > 0 && shared.config.is_last_response(requests)
 }
 
 /// Resolves when the activity changes. The sender lives in the `Activity` this task holds, so the channel

@@ -15,13 +15,13 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use wire::hop_by_hop;
 use wire::local::LocalResponse;
 
 use crate::body::{self, BoxError, ProxyBody};
 use crate::body_limit;
+use crate::origin_connector::OriginConnector;
 use crate::request_body::{BodyWatch, RequestBody};
 
 /// What became of a request, for the back's counters.
@@ -40,18 +40,21 @@ pub(crate) enum Outcome {
 /// The origin and the pool of connections to it.
 #[derive(Debug, Clone)]
 pub(crate) struct Forwarder {
-    client: Client<HttpConnector, RequestBody>,
+    client: Client<OriginConnector, RequestBody>,
     origin: SocketAddr,
     /// `LimitRequestBody`, in bytes; `None` = unlimited.
     body_limit: Option<u64>,
 }
 
 impl Forwarder {
-    /// A forwarder to `origin` with an empty pool, refusing request bodies over `body_limit`.
-    pub(crate) fn new(origin: SocketAddr, body_limit: Option<u64>) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+    /// A forwarder to `origin` with an empty pool, refusing request bodies over `body_limit`; each origin
+    /// connection it opens adds one to `opened`.
+    pub(crate) fn new(
+        origin: SocketAddr,
+        body_limit: Option<u64>,
+        opened: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build(OriginConnector::new(opened));
         Self {
             client,
             origin,

@@ -7,12 +7,14 @@
 //! `forward` (the origin client pool, `Host` and `X-Forwarded-*`, what a failure is), `request_body` (the
 //! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
 //! `body` (the body types and the answers made here), `tunnel` (`Upgrade` pass-through after a `101`), `deadline` (request and keep-alive timeouts, sweep
-//! ticks), `close` (the three close modes on the raw socket), `stats`, `recording` (the connection's events for
-//! the harness's timelines, off unless [`KeepAliveProxy::timeline`] is enabled). The wire rules the front tier shares
+//! ticks), `close` (the three close modes on the raw socket), `stats`, `admin` (`admin_listen`: `GET /metrics`),
+//! `origin_connector` (the origin pool's connector, counting the connections it opens), `recording` (the
+//! connection's events for the harness's timelines, off unless [`KeepAliveProxy::timeline`] is enabled). The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
 //! crate's.
 
 mod activity;
+mod admin;
 mod body;
 mod body_limit;
 mod close;
@@ -21,6 +23,7 @@ mod connection;
 mod deadline;
 mod forward;
 mod observed_stream;
+mod origin_connector;
 mod recording;
 mod request_body;
 mod service;
@@ -49,10 +52,15 @@ pub enum BackError {
     /// The listen address could not be bound.
     #[error(transparent)]
     Bind(#[from] listener::BindError),
+    /// The admin address (`admin_listen`) could not be bound.
+    #[error("admin endpoint: {0}")]
+    Admin(listener::BindError),
 }
 
-/// Counters of what the back tier did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters of what the back tier did. Serialized by field name: the harness writes them as the result's
+/// `back` section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BackStats {
     /// Client (front-tier) connections accepted.
     pub connections: u64,
@@ -78,6 +86,12 @@ pub struct BackStats {
     pub tunnel_idle_timeouts: u64,
     /// Tunnels ended by both sides closing, or by a failure.
     pub tunnels_closed: u64,
+    /// Connections the front ended (its close or reset), not the back's timeout or request limit.
+    pub client_closes: u64,
+    /// Requests on a connection that had carried one before.
+    pub reused_requests: u64,
+    /// Connections opened to the origin.
+    pub origin_connections: u64,
 }
 
 impl std::ops::Add for BackStats {
@@ -96,6 +110,9 @@ impl std::ops::Add for BackStats {
             tunnels: self.tunnels + more.tunnels,
             tunnel_idle_timeouts: self.tunnel_idle_timeouts + more.tunnel_idle_timeouts,
             tunnels_closed: self.tunnels_closed + more.tunnels_closed,
+            client_closes: self.client_closes + more.client_closes,
+            reused_requests: self.reused_requests + more.reused_requests,
+            origin_connections: self.origin_connections + more.origin_connections,
         }
     }
 }
@@ -123,6 +140,8 @@ pub struct KeepAliveProxy {
     started_at: tokio::time::Instant,
     /// Closes when every connection task has ended (each holds a sender).
     drained: mpsc::Receiver<()>,
+    /// The admin endpoint, when `admin_listen` is set.
+    admin: Option<listener::ServerHandle>,
 }
 
 impl KeepAliveProxy {
@@ -133,12 +152,13 @@ impl KeepAliveProxy {
         config: BackConfig,
     ) -> Result<KeepAliveProxy, BackError> {
         let started_at = tokio::time::Instant::now();
+        let stats = Counters::default();
         let shared = Arc::new(Shared {
             policy: IdlePolicy::new(&config, started_at),
-            forwarder: Forwarder::new(origin, config.body_limit()),
+            forwarder: Forwarder::new(origin, config.body_limit(), stats.origin_connections()),
             rules: config.request_rules(),
             config,
-            stats: Counters::default(),
+            stats,
             timer: precise_timer::PreciseTimer::start(),
             recorder: Arc::new(timeline::Recorder::new()),
         });
@@ -155,13 +175,34 @@ impl KeepAliveProxy {
             }
         })
         .await?;
+        let admin = match shared.config.admin_listen {
+            Some(addr) => match admin::start(addr, shared.clone()).await {
+                Ok(admin) => Some(admin),
+                Err(error) => {
+                    server.stop().await;
+                    return Err(BackError::Admin(error));
+                }
+            },
+            None => None,
+        };
         tracing::debug!(addr = %server.local_addr(), %origin, config = ?shared.config, "back tier listening");
         Ok(KeepAliveProxy {
             server,
             shared,
             started_at,
             drained,
+            admin,
         })
+    }
+
+    /// Where the admin endpoint listens, when `admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(listener::ServerHandle::local_addr)
+    }
+
+    /// Responses sent so far, by status.
+    pub fn responses(&self) -> std::collections::BTreeMap<u16, u64> {
+        self.shared.stats.responses()
     }
 
     /// The bound address.
@@ -196,8 +237,12 @@ impl KeepAliveProxy {
         let Self {
             server,
             mut drained,
+            admin,
             ..
         } = self;
+        if let Some(admin) = admin {
+            admin.stop().await;
+        }
         server.stop().await;
         if tokio::time::timeout(DRAIN_TIMEOUT, drained.recv())
             .await

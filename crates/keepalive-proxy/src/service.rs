@@ -51,9 +51,7 @@ impl RequestService {
 
     /// Whether the `number`-th response of a connection must close it.
     fn is_last(&self, number: u64) -> bool {
-        let config = &self.shared.config;
-        !config.keepalive
-            || (config.max_keepalive_requests > 0 && number >= config.max_keepalive_requests)
+        self.shared.config.is_last_response(number)
     }
 }
 
@@ -90,6 +88,9 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let number = self.activity.request_started();
         self.shared.stats.request_received();
+        if number > 1 {
+            self.shared.stats.reused_request();
+        }
         let last = self.is_last(number);
         let asked_keep_alive = wire::keep_alive::asks_keep_alive(request.headers());
         let this = self.clone();
@@ -112,6 +113,7 @@ impl hyper::service::Service<Request<Incoming>> for RequestService {
                 Outcome::BadGateway => this.shared.stats.bad_gateway(),
             }
             let (mut parts, body) = response.into_parts();
+            this.shared.stats.response(parts.status);
             if last {
                 parts
                     .headers

@@ -61,6 +61,7 @@ impl Chain {
     ) -> Result<Self, ChainError> {
         pool::check_mix(scenario, front, back)?;
         if let Some(spec) = back.real() {
+            crate::real::back::check_no_admin(spec.server, &scenario.back)?;
             (spec.check)(&scenario.back)?;
         }
         let origin = Origin::start(loopback(), scenario.origin.clone()).await?;

@@ -11,6 +11,9 @@ use super::interrupt_signal;
 pub async fn serve(tier: Tier, config: &Path, grace: Duration) -> anyhow::Result<ExitCode> {
     let served = start_tier(tier, config).await?;
     println!("badgateway {tier:?} listening on {}", served.local_addr());
+    if let Some(admin) = served.admin_addr() {
+        println!("badgateway {tier:?} admin endpoint on {admin} (GET /metrics)");
+    }
     let mut stop = interrupt_signal();
     stop.triggered().await;
     println!("badgateway {tier:?} stopping: draining requests in flight for up to {grace:?}");

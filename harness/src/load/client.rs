@@ -133,6 +133,7 @@ impl ClientConnection {
             outcome,
             latency: intended.elapsed(),
             reused_connection,
+            idle_gap: None,
         }
     }
 

@@ -175,6 +175,9 @@ impl Worker {
     async fn send_all(&mut self, connection: &mut ClientConnection) {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
+        // Idle-gap pattern only: when the previous response on this connection ended, to measure each
+        // request's actual gap (`Record::idle_gap`).
+        let mut previous_end: Option<Instant> = None;
         loop {
             // A client about to wait hands over what it has first, so progress and Ctrl-C see records promptly;
             // a closed loop never waits and sends them in batches.
@@ -186,9 +189,16 @@ impl Worker {
             if self.stop.is_triggered() || self.past_deadline() || !self.claim() {
                 return;
             }
-            let record = connection.send(intended).await;
+            let sent_at = (self.plan.pattern == Pattern::IdleGap).then(Instant::now);
+            let mut record = connection.send(intended).await;
             // When the response ended (its latency runs from `intended`), without reading the clock again.
             let finished = intended + record.latency;
+            if let Some(sent_at) = sent_at {
+                record.idle_gap = previous_end
+                    .filter(|_| record.reused_connection)
+                    .map(|end| sent_at.saturating_duration_since(end));
+                previous_end = Some(finished);
+            }
             sent += 1;
             self.batch.push(record);
             if self.batch.len() >= RECORD_BATCH && !self.flush().await {

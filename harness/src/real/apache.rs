@@ -4,7 +4,10 @@
 //! `KeepAliveTimeout` values with a unit (`50ms`; checked with `apache2 -t` on 2.4.71). Apache always ends an
 //! idle keep-alive connection with a lingering close (shutdown(SHUT_WR), then read and discard), so only
 //! `back.close = "lingering"` and `back.timer_granularity = 0` can be expressed; anything else is refused rather
-//! than silently measured as something it is not. As root, Apache needs `User`/`Group` for its workers:
+//! than silently measured as something it is not. The head and body limits of `[back]` are Apache's own
+//! directives (`limit_request_line` → `LimitRequestLine`, `limit_request_field_size`, `limit_request_fields`,
+//! `limit_request_body`). 0 is unlimited for the field count and the body in both; Apache has no unlimited
+//! line or field size, so 0 there is refused. As root, Apache needs `User`/`Group` for its workers:
 //! `www-data`, Debian's.
 
 use std::net::SocketAddr;
@@ -48,6 +51,23 @@ pub fn check(back: &BackConfig) -> Result<(), RealError> {
             value: format!("{:?}", back.close).to_lowercase(),
             why: "Apache always ends an idle keep-alive connection with a lingering close",
         });
+    }
+    for (setting, limit) in [
+        ("back.limit_request_line", back.limit_request_line),
+        (
+            "back.limit_request_field_size",
+            back.limit_request_field_size,
+        ),
+    ] {
+        if limit == 0 {
+            return Err(RealError::Unsupported {
+                server: SERVER,
+                setting,
+                value: "0".to_owned(),
+                why: "Apache has no unlimited request line or field size (0 would refuse every request); \
+                      give a byte count",
+            });
+        }
     }
     if !back.timer_granularity.is_zero() {
         return Err(RealError::Unsupported {
@@ -97,6 +117,10 @@ Timeout {timeout}
 KeepAlive {keepalive}
 KeepAliveTimeout {keepalive_timeout}ms
 MaxKeepAliveRequests {max_requests}
+LimitRequestLine {request_line}
+LimitRequestFieldSize {field_size}
+LimitRequestFields {fields}
+LimitRequestBody {body}
 # retry=0: a failed origin connection does not put the worker in error state for 60 s.
 ProxyPass / http://{origin}/ retry=0
 ",
@@ -104,6 +128,10 @@ ProxyPass / http://{origin}/ retry=0
         keepalive = if back.keepalive { "On" } else { "Off" },
         keepalive_timeout = ceil_millis(back.keepalive_timeout),
         max_requests = back.max_keepalive_requests,
+        request_line = back.limit_request_line,
+        field_size = back.limit_request_field_size,
+        fields = back.limit_request_fields,
+        body = back.limit_request_body,
     )
 }
 
@@ -166,6 +194,19 @@ mod tests {
         assert!(text.contains("MaxKeepAliveRequests 7\n"), "{text}");
         assert!(text.contains("ProxyPass / http://127.0.0.1:2/"), "{text}");
         assert!(text.contains("User www-data\n"), "{text}");
+        assert!(text.contains("LimitRequestLine 8190\n"), "{text}");
+        assert!(text.contains("LimitRequestFields 100\n"), "{text}");
+        assert!(text.contains("LimitRequestBody 1073741824\n"), "{text}");
+    }
+
+    #[test]
+    fn an_unlimited_request_line_is_refused_by_name() {
+        let back = BackConfig {
+            limit_request_line: 0,
+            ..BackConfig::default()
+        };
+        let error = check(&back).unwrap_err().to_string();
+        assert!(error.contains("back.limit_request_line"), "{error}");
     }
 
     #[test]

@@ -59,6 +59,19 @@ pub fn check_close(server: &'static str, back: &BackConfig) -> Result<(), RealEr
     Ok(())
 }
 
+/// Refuses `back.admin_listen`: the admin endpoint and its `/metrics` are our back's, not a real server's.
+pub fn check_no_admin(server: &'static str, back: &BackConfig) -> Result<(), RealError> {
+    match back.admin_listen {
+        Some(addr) => Err(RealError::Unsupported {
+            server,
+            setting: "back.admin_listen",
+            value: addr.to_string(),
+            why: "the admin endpoint (/metrics) is our keep-alive proxy's; a real server has its own, or none",
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a `back.max_keepalive_requests` limit for a server that has no per-connection request limit.
 pub fn check_no_request_limit(server: &'static str, back: &BackConfig) -> Result<(), RealError> {
     if back.max_keepalive_requests != 0 {
@@ -139,5 +152,17 @@ mod tests {
             ..BackConfig::default()
         };
         assert!(check_no_request_limit("uvicorn", &unlimited).is_ok());
+        let with_admin = BackConfig {
+            admin_listen: Some("127.0.0.1:9902".parse().unwrap()),
+            ..BackConfig::default()
+        };
+        let error = check_no_admin("apache", &with_admin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("apache") && error.contains("back.admin_listen = 127.0.0.1:9902"),
+            "{error}"
+        );
+        assert!(check_no_admin("apache", &BackConfig::default()).is_ok());
     }
 }

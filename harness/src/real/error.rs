@@ -87,4 +87,4 @@ pub enum RealError {
 
 /// What to install when a server is missing (Debian packages): every real server the harness drives.
 pub const INSTALL_HINT: &str =
-    "apt-get install apache2 nginx haproxy caddy varnish nodejs gunicorn python3-uvicorn tomcat10";
+    "apt-get install apache2 nginx haproxy caddy varnish nodejs gunicorn uvicorn tomcat10";

@@ -17,10 +17,11 @@ use super::back::{BackRole, RealBackSpec, check_close, check_no_request_limit};
 use super::error::RealError;
 use super::process::{Launch, RunDir, ServerProcess, free_loopback_port, require_binary};
 
-/// The binary of Debian's python3-uvicorn package (looked for to say whether it is installed).
+/// The command of Debian's `uvicorn` package (looked for to say whether it is installed; the package pulls in
+/// `python3-uvicorn`, the library, which alone has no command).
 pub const BINARY: &str = "uvicorn";
 /// The Debian package.
-pub const PACKAGE: &str = "python3-uvicorn";
+pub const PACKAGE: &str = "uvicorn";
 /// The ASGI app, shipped in `servers/`.
 pub const APP: &str = include_str!("../../../servers/asgi_app.py");
 const SERVER: &str = "uvicorn";

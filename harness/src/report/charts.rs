@@ -1,17 +1,19 @@
-//! SVG charts (plotters) for the HTML report: latency percentiles per run (grouped bars), 502 by cause per
-//! run (stacked bars), and the race-window curve of a sweep. Runs are categories, named on the axis (rotated
-//! when long), never joined by a line; legends have their own area and cover no bar. Each function returns a
-//! standalone `<svg>` string; the page decides its layout.
+//! SVG charts (plotters) for the HTML report, the bar charts: latency percentiles per run (grouped bars) and
+//! 502 by cause per run (stacked bars). Runs are categories, named on the axis (wrapped when long), never
+//! joined by a line; legends have their own area and cover no bar. The curves (latency distribution, race
+//! window) are `percentiles.rs` and `window.rs`, sharing the size and error type defined here. Each function
+//! returns a standalone `<svg>` string; the page decides its layout.
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::record::CauseKey;
 use crate::result::RunResult;
-use crate::sweep::curve::SweepResult;
 
-const WIDTH: u32 = 900;
-const HEIGHT: u32 = 420;
+/// Width of every chart, px.
+pub(super) const WIDTH: u32 = 900;
+/// Height of every chart's plot (a legend band below comes on top), px.
+pub(super) const HEIGHT: u32 = 420;
 
 /// Picks one latency figure out of a result.
 type Percentile = fn(&RunResult) -> f64;
@@ -19,7 +21,7 @@ type Percentile = fn(&RunResult) -> f64;
 /// A chart could not be drawn (plotters' error, as text).
 pub type ChartError = String;
 
-fn failed<E: std::fmt::Debug>(error: E) -> ChartError {
+pub(super) fn failed<E: std::fmt::Debug>(error: E) -> ChartError {
     format!("chart: {error:?}")
 }
 
@@ -246,68 +248,4 @@ fn per_10k(result: &RunResult, cause: &CauseKey) -> f64 {
         return 0.0;
     }
     result.causes.get(cause).copied().unwrap_or(0) as f64 * 10_000.0 / result.requests as f64
-}
-
-/// P(502) against the idle gap's offset from the back's keep-alive timeout, with 95 % intervals.
-pub fn race_window_chart(sweep: &SweepResult) -> Result<String, ChartError> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
-        let low = sweep
-            .bins
-            .iter()
-            .map(|b| b.offset_ms)
-            .fold(f64::INFINITY, f64::min);
-        let high = sweep
-            .bins
-            .iter()
-            .map(|b| b.offset_ms)
-            .fold(f64::NEG_INFINITY, f64::max);
-        let (low, high) = if low.is_finite() && high > low {
-            (low, high)
-        } else {
-            (-1.0, 1.0)
-        };
-        let pad = (high - low) * 0.05;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "race window: P(502) vs idle gap - KeepAliveTimeout ({} ms)",
-                    sweep.keepalive_timeout_ms
-                ),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((low - pad)..(high + pad), 0.0..1.0)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .x_desc("offset of the idle gap from the back's keep-alive timeout (ms)")
-            .y_desc("P(502)")
-            .draw()
-            .map_err(failed)?;
-        chart
-            .draw_series(sweep.bins.iter().map(|b| {
-                ErrorBar::new_vertical(
-                    b.offset_ms,
-                    b.ci_low,
-                    b.probability,
-                    b.ci_high,
-                    RED.filled(),
-                    6,
-                )
-            }))
-            .map_err(failed)?;
-        chart
-            .draw_series(LineSeries::new(
-                sweep.bins.iter().map(|b| (b.offset_ms, b.probability)),
-                BLUE.stroke_width(2),
-            ))
-            .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
 }

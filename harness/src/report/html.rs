@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::charts::{causes_chart, latency_chart, race_window_chart};
+use super::charts::{causes_chart, latency_chart};
+use super::percentiles::{has_percentiles, percentile_chart};
 use super::table::run_table;
+use super::window::{has_race_window, run_window_chart, sweep_window_chart};
 use crate::result::RunResult;
 use crate::sweep::curve::SweepResult;
 
@@ -45,7 +47,21 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
         }
         page.push_str("</pre>\n");
         figure(&mut page, "Latency percentiles", latency_chart(input.runs));
+        if has_percentiles(input.runs) {
+            figure(
+                &mut page,
+                "Latency distribution: one curve per run, from its HDR histogram",
+                percentile_chart(input.runs),
+            );
+        }
         figure(&mut page, "502 by cause", causes_chart(input.runs));
+        if has_race_window(input.runs) {
+            figure(
+                &mut page,
+                &race_window_caption(input.runs),
+                run_window_chart(input.runs),
+            );
+        }
         page.push_str(&super::timelines_section(input.runs));
     }
     if let Some(sweep) = input.sweep {
@@ -56,10 +72,26 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
         );
         page.push_str(&escape(&super::sweep_table(sweep)));
         page.push_str("</pre>\n");
-        figure(&mut page, "Race window", race_window_chart(sweep));
+        figure(&mut page, "Race window", sweep_window_chart(sweep));
     }
     page.push_str("</body>\n</html>\n");
     page
+}
+
+/// The race window's caption, saying how many requests waited a gap outside the bins (not drawn).
+fn race_window_caption(runs: &[RunResult]) -> String {
+    let mut caption =
+        "Race window: P(502) per bin of the measured idle gap, 95 % Wilson intervals".to_owned();
+    for run in runs {
+        if let Some(window) = run.race_window.as_ref().filter(|w| w.outside_requests > 0) {
+            let _ = write!(
+                caption,
+                "; {}: {} requests ({} 502) waited a gap outside the bins, not drawn",
+                run.scenario, window.outside_requests, window.outside_bad_gateways
+            );
+        }
+    }
+    caption
 }
 
 /// The side-by-side table as an HTML table: every column fits the page (cells wrap), none hides behind a

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::chain::{BackKind, ChainAccount, FrontKind};
+use crate::distribution::{latency_percentiles, race_window};
 use crate::record::{CauseKey, ClientError};
 use crate::resources::ResourceUsage;
 use crate::result::{FaultsInjected, LatencyMs, RunResult};
@@ -95,6 +96,22 @@ pub fn build(
         timelines,
         timeline_totals,
         cell: cell(subject),
+        latency_percentiles: latency_percentiles(&tally.latency_us),
+        race_window: tally
+            .race_window
+            .as_ref()
+            .and_then(|bins| race_window(bins, keepalive_timeout(subject))),
+        back_counts: account.and_then(|a| a.back_stats),
+    }
+}
+
+/// The back's KeepAliveTimeout, when the chain is one we stood up from a scenario.
+fn keepalive_timeout(subject: &Subject<'_>) -> Option<std::time::Duration> {
+    match subject {
+        Subject::Scenario(scenario) | Subject::Mix { scenario, .. } => {
+            Some(scenario.back.keepalive_timeout)
+        }
+        Subject::External { .. } => None,
     }
 }
 
@@ -201,8 +218,12 @@ mod tests {
         let object = json.as_object_mut().unwrap();
         object.remove("resources");
         object.remove("faults_injected");
+        object.remove("latency_percentiles");
+        object.remove("race_window");
         let parsed: RunResult = serde_json::from_value(json).unwrap();
         assert_eq!(parsed.resources, ResourceUsage::default());
+        assert!(parsed.latency_percentiles.is_empty());
+        assert_eq!(parsed.race_window, None);
         assert_eq!(parsed.faults_injected, FaultsInjected::default());
         assert_eq!(parsed.scenario, "old");
     }

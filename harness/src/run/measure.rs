@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 
 use crate::chain::Chain;
 use crate::collector::{Tally, collect};
-use crate::load::{LoadConfig, LoadPlan, Target, drive};
+use crate::gap_bins::GapBins;
+use crate::load::{LoadConfig, LoadPlan, Pattern, Target, drive};
 use crate::progress::{Bound, Progress};
 use crate::resources::{Checkpoints, ResourceUsage};
 
@@ -56,7 +57,14 @@ pub async fn measure(
     let progress = Progress::new(name, Bound::of(plan.requests, plan.duration), options.quiet);
     let (records_tx, records_rx) = mpsc::channel(256);
     let checkpoints = Checkpoints::new(plan.requests, plan.duration);
-    let collector = tokio::spawn(collect(records_rx, progress, checkpoints));
+    // Only idle gaps have a race window to draw.
+    let tally = match plan.pattern {
+        Pattern::IdleGap => {
+            Tally::with_race_window(GapBins::for_idle_gap(plan.gap, plan.gap_spread))
+        }
+        Pattern::Closed | Pattern::Rate => Tally::new(),
+    };
+    let collector = tokio::spawn(collect(records_rx, tally, progress, checkpoints));
     let began = Instant::now();
     let started = drive(&plan, target, records_tx, stop).await;
     let duration_s = began.elapsed().as_secs_f64();

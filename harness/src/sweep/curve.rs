@@ -50,5 +50,6 @@ pub fn wilson_interval(successes: u64, trials: u64) -> (f64, f64) {
     let denominator = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denominator;
     let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denominator;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At p = 0 and p = 1 one end equals p exactly, but not in floating point: keep p inside its interval.
+    ((centre - half).clamp(0.0, p), (centre + half).clamp(p, 1.0))
 }
