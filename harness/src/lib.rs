@@ -27,3 +27,4 @@ pub mod scenario;
 pub mod serve;
 pub mod sweep;
 pub mod time_scale;
+pub mod timelines;

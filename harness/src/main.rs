@@ -74,6 +74,11 @@ enum Command {
         /// Only the scenario itself: no mitigation runs after the default scenario.
         #[arg(long)]
         no_mitigations: bool,
+        /// Keep the wire story (one timeline across gateway, link and back) of up to N failed requests per run:
+        /// in the JSON, the page, and the first one printed as a ladder. 0 records nothing.
+        #[arg(long, value_name = "N", default_value_t = harness::timelines::DEFAULT_CAP,
+              value_parser = clap::value_parser!(u16).range(0..=harness::timelines::MAX_CAP as i64))]
+        timelines: u16,
         #[command(flatten)]
         outputs: Outputs,
     },
@@ -329,8 +334,19 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             overrides,
             shaping,
             no_mitigations,
+            timelines,
             outputs,
-        } => commands::run::run(scenario, overrides, shaping, no_mitigations, outputs).await,
+        } => {
+            commands::run::run(
+                scenario,
+                overrides,
+                shaping,
+                no_mitigations,
+                usize::from(timelines),
+                outputs,
+            )
+            .await
+        }
         Command::Compare {
             scenario,
             vary,

@@ -85,6 +85,13 @@ pub struct RunResult {
     /// the scaled values); 1 when absent, as in files written before the flag existed.
     #[serde(default = "unscaled")]
     pub time_scale: f64,
+    /// The wire story of each failed request, up to `--timelines N` (absent when recording was off or nothing
+    /// failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timelines: Vec<crate::timelines::Timeline>,
+    /// How many failures the run had and how many timelines it kept (absent when recording was off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline_totals: Option<crate::timelines::TimelineTotals>,
     /// For a cell of `compare`: the varied keys and their values in this cell.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cell: BTreeMap<String, String>,

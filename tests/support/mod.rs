@@ -17,6 +17,7 @@ pub async fn run_alone(scenario: &Scenario) -> RunResult {
     let options = RunOptions {
         quiet: true,
         label: None,
+        timelines: 0,
     };
     run_scenario(scenario, &options, stop)
         .await

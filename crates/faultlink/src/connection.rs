@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use listener::ShutdownSignal;
+use timeline::{Conn, ConnLog, Direction, Recorder};
 use tokio::net::TcpStream;
 
 use crate::fault::{self, Fate, FaultPlan};
+use crate::recording::{PumpLog, injected_reset};
 use crate::relay::{self, PumpEnd};
 use crate::stats::Counters;
 
@@ -24,6 +26,8 @@ pub(crate) struct LinkShared {
     pub(crate) model_handshake: bool,
     pub(crate) faults: FaultPlan,
     pub(crate) counters: Counters,
+    /// The timelines' recorder (off unless the harness enables it).
+    pub(crate) recorder: Arc<Recorder>,
 }
 
 /// How both sockets of a relayed connection are closed.
@@ -95,6 +99,23 @@ async fn relay_to_upstream(
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
     }
+    // Both sides' addresses, read only when recording (two system calls each); the back side's now, since once
+    // the back closed, its peer address is gone from the socket.
+    let (front_side, back_side) = if link.recorder.is_on() {
+        let front = client.local_addr().ok().map(|local| Conn { local, peer });
+        let back = match (server.local_addr(), server.peer_addr()) {
+            (Ok(local), Ok(peer)) => Some(Conn { local, peer }),
+            _ => None,
+        };
+        (front, back)
+    } else {
+        (None, None)
+    };
+    // Each pump records its own direction; the two are merged when the connection is over.
+    let (mut log, mut toward_client_log) = match front_side {
+        Some(conn) => (ConnLog::on(conn), ConnLog::on(conn)),
+        None => (ConnLog::OFF, ConnLog::OFF),
+    };
     let teardown = {
         let (client_read, client_write) = client.split();
         let (server_read, server_write) = server.split();
@@ -105,6 +126,7 @@ async fn relay_to_upstream(
             link.latency,
             reset_on_first_data,
             (&client_broken, &server_broken),
+            PumpLog::new(&mut log, Direction::ToBack, link.latency),
         );
         let toward_client = relay::pump(
             server_read,
@@ -112,6 +134,7 @@ async fn relay_to_upstream(
             link.latency,
             false,
             (&server_broken, &client_broken),
+            PumpLog::new(&mut toward_client_log, Direction::ToFront, link.latency),
         );
         drive(toward_upstream, toward_client, link.latency, shutdown).await
     };
@@ -120,6 +143,7 @@ async fn relay_to_upstream(
         Teardown::Closed | Teardown::Shutdown => {}
         Teardown::Injected => {
             link.counters.reset_injected();
+            injected_reset(&mut log);
             fault::arm_reset(&client);
             fault::arm_reset(&server);
         }
@@ -127,6 +151,13 @@ async fn relay_to_upstream(
             fault::arm_reset(&client);
             fault::arm_reset(&server);
         }
+    }
+    if log.is_on() {
+        log.absorb(toward_client_log);
+        if let Some(back_side) = back_side {
+            log.set_relayed(back_side);
+        }
+        link.recorder.closed(log);
     }
 }
 

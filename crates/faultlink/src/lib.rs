@@ -8,11 +8,13 @@
 //!
 //! This module owns the link's life cycle (start, address, stats, stop). Each accepted connection is handled by
 //! `connection`, which runs one `relay` pump per direction and asks `fault` what to break; `syn_drop` holds the
-//! listener that never accepts; `stats` holds the counters and `config` the knobs.
+//! listener that never accepts; `stats` holds the counters and `config` the knobs; `recording` records, when
+//! the harness turns recording on ([`Link::timeline`]), each segment's reception and delivery per connection.
 
 mod config;
 mod connection;
 mod fault;
+mod recording;
 mod relay;
 mod stats;
 mod syn_drop;
@@ -72,6 +74,7 @@ impl Link {
             model_handshake: config.model_handshake,
             faults: FaultPlan::new(&config)?,
             counters: Counters::default(),
+            recorder: Arc::new(timeline::Recorder::new()),
         });
         let front = if config.drop_syn {
             let dropper =
@@ -111,6 +114,12 @@ impl Link {
             Front::Relay(server) => server.local_addr(),
             Front::DropSyn(dropper) => dropper.local_addr(),
         }
+    }
+
+    /// The link's timeline recorder: off until [`timeline::Recorder::enable`]d; it keeps the rings of the last
+    /// closed connections (front-side peer, back-side local address, each segment's reception and delivery).
+    pub fn timeline(&self) -> Arc<timeline::Recorder> {
+        Arc::clone(&self.shared.recorder)
     }
 
     /// What the link did so far.

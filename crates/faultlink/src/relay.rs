@@ -19,8 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use timeline::Segment;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::recording::PumpLog;
 
 /// Largest chunk read at once.
 const CHUNK_BYTES: usize = 16 * 1024;
@@ -83,13 +86,14 @@ impl Broken {
 /// Relays `source` to `destination` with `latency` until the source's FIN or RST has been delivered, writing
 /// fails, or (if `reset_on_first_data`) the source sends its first bytes. `source_broken` is marked by the
 /// opposite pump when its write to the source's socket failed; this pump marks `destination_broken` when its
-/// write fails.
+/// write fails. What it delivers goes into `log` (nothing when the log is off).
 pub(crate) async fn pump<R, W>(
     source: R,
     destination: W,
     latency: Duration,
     reset_on_first_data: bool,
     (source_broken, destination_broken): (&Broken, &Broken),
+    log: PumpLog<'_>,
 ) -> PumpEnd
 where
     R: AsyncRead + Unpin,
@@ -97,7 +101,7 @@ where
 {
     let (queue, events) = mpsc::unbounded_channel();
     let reader = read_side(source, queue, latency, reset_on_first_data, source_broken);
-    let writer = write_side(destination, events, destination_broken);
+    let writer = write_side(destination, events, destination_broken, log);
     tokio::pin!(reader, writer);
     tokio::select! {
         biased;
@@ -150,6 +154,7 @@ async fn write_side<W>(
     mut destination: W,
     mut events: mpsc::UnboundedReceiver<(Instant, Event)>,
     destination_broken: &Broken,
+    mut log: PumpLog<'_>,
 ) -> PumpEnd
 where
     W: AsyncWrite + Unpin,
@@ -160,6 +165,8 @@ where
         if deliver_at > Instant::now() {
             precise_timer::sleep_until(deliver_at).await;
         }
+        // Taken before the write: a write that wakes the peer may be preempted before it returns.
+        let delivering = Instant::now();
         match event {
             Event::Data(bytes, permit) => {
                 if let Err(error) = destination.write_all(&bytes).await {
@@ -167,11 +174,15 @@ where
                     destination_broken.mark();
                     return PumpEnd::DestinationFailed;
                 }
+                log.delivered(deliver_at, delivering, Segment::Data, bytes.len());
                 drop(permit);
             }
             Event::Fin => {
                 return match destination.shutdown().await {
-                    Ok(()) => PumpEnd::Finished,
+                    Ok(()) => {
+                        log.delivered(deliver_at, delivering, Segment::Fin, 0);
+                        PumpEnd::Finished
+                    }
                     Err(error) => {
                         tracing::trace!(%error, "relay destination shutdown failed");
                         destination_broken.mark();
@@ -179,7 +190,10 @@ where
                     }
                 };
             }
-            Event::Reset => return PumpEnd::Reset,
+            Event::Reset => {
+                log.delivered(deliver_at, delivering, Segment::Rst, 0);
+                return PumpEnd::Reset;
+            }
         }
     }
     // The reader always queues a last event before it lets go of the queue, except when it injects a reset, and

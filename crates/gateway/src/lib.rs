@@ -7,7 +7,8 @@
 //! names), `pool` (the upstream pool and its reaper), `upstream_conn` (connect, handshake, byte counting),
 //! `classify` (error → [`Cause`]), `retry` (the policy decision), `request_body` (buffering under the body
 //! limit, `413`), `response_body` (streaming, checkin, truncation, the gateway's own answers), `tunnel`
-//! (`Upgrade` pass-through after a `101`) and `stats` (counters). The wire rules the back tier shares (hop-by-hop headers, `X-Forwarded-For`, the body-size
+//! (`Upgrade` pass-through after a `101`), `stats` (counters) and `recording` (each connection's and each
+//! failed request's events for the harness's timelines, off unless [`Gateway::timeline`] is enabled). The wire rules the back tier shares (hop-by-hop headers, `X-Forwarded-For`, the body-size
 //! check, the shape of local answers) are the `wire` crate's.
 //!
 //! Beside the request path: `probe` (one health-probe task per member), `health` (per-member probe state and
@@ -29,6 +30,7 @@ mod metrics;
 mod pool;
 mod probe;
 mod proxy;
+mod recording;
 mod request_body;
 mod resolve;
 mod response_body;
@@ -134,6 +136,7 @@ pub struct Gateway {
     pool: UpstreamPool,
     stats: Arc<Stats>,
     health: Arc<Health>,
+    recorder: Arc<timeline::Recorder>,
 }
 
 impl Gateway {
@@ -198,12 +201,14 @@ impl Gateway {
         let client_limit = listener::ConnectionLimit::new(config.max_client_connections)
             .with_refusal(listener::HTTP_503_REFUSAL);
         let probe_config = config.probe.clone();
+        let recorder = Arc::new(timeline::Recorder::new());
         let proxy = Arc::new(Proxy::new(
             balancer.clone(),
             health.clone(),
             pool.clone(),
             stats.clone(),
             config,
+            recorder.clone(),
         ));
         let served = listener::serve_on(
             listen,
@@ -233,6 +238,7 @@ impl Gateway {
             pool,
             stats,
             health,
+            recorder,
         })
     }
 
@@ -254,6 +260,12 @@ impl Gateway {
     /// The counters so far.
     pub fn stats(&self) -> GatewayStats {
         self.stats.snapshot()
+    }
+
+    /// The gateway's timeline recorder: off until [`timeline::Recorder::enable`]d; it keeps the first `cap`
+    /// failed requests (502s and retries) with the story of every upstream connection they were tried on.
+    pub fn timeline(&self) -> Arc<timeline::Recorder> {
+        self.recorder.clone()
     }
 
     /// The upstream pool's own counters (idle connections, discards, reaps).

@@ -20,6 +20,7 @@ use crate::balancer::{Balancer, Member};
 use crate::classify::{AttemptFacts, SendError, classify};
 use crate::health::Health;
 use crate::pool::{PooledConn, UpstreamPool, Usage};
+use crate::recording::{self, FailedRequest, Received};
 use crate::request_body::{self, BodyError};
 use crate::response_body::{ResponseBody, UpstreamBody, local_response};
 use crate::stats::Stats;
@@ -41,6 +42,8 @@ pub(crate) struct Proxy {
     pool: UpstreamPool,
     stats: Arc<Stats>,
     config: FrontConfig,
+    /// The timelines' recorder (off unless the harness enables it).
+    recorder: Arc<timeline::Recorder>,
 }
 
 /// A 502 in the making: its cause and what is known about where it happened.
@@ -53,6 +56,10 @@ struct Failure {
     usage: Option<Usage>,
     /// The underlying error, for the log.
     detail: Option<String>,
+    /// The rings of the connections it failed on, when recording (see `recording.rs`).
+    attempts: Vec<timeline::ConnRecord>,
+    /// When the failed retry was decided, when recording.
+    retried_at: Option<std::time::Instant>,
 }
 
 impl Failure {
@@ -62,6 +69,8 @@ impl Failure {
             backend: member.map(|member| member.label.clone()),
             usage: None,
             detail: None,
+            attempts: Vec::new(),
+            retried_at: None,
         }
     }
 }
@@ -95,6 +104,7 @@ impl Proxy {
         pool: UpstreamPool,
         stats: Arc<Stats>,
         config: FrontConfig,
+        recorder: Arc<timeline::Recorder>,
     ) -> Proxy {
         Proxy {
             rules: RequestRules {
@@ -108,6 +118,7 @@ impl Proxy {
             pool,
             stats,
             config,
+            recorder,
         }
     }
 
@@ -123,12 +134,25 @@ impl Proxy {
         client: SocketAddr,
     ) -> Result<Response<ResponseBody>, Infallible> {
         self.stats.record_request();
+        let received = Received::now(&self.recorder);
         let response = if let Err(refusal) = self.rules.apply(&mut request) {
             self.refuse(&refusal, client)
         } else {
-            match self.forward(request, client.ip()).await {
+            match self.forward(request, client, received).await {
                 Ok(response) => response,
-                Err(failure) => self.bad_gateway(failure),
+                Err(mut failure) => {
+                    FailedRequest {
+                        received,
+                        client,
+                        attempts: std::mem::take(&mut failure.attempts),
+                        retried_at: failure.retried_at,
+                        answered: None,
+                        status: StatusCode::BAD_GATEWAY.as_u16(),
+                        cause: failure.cause,
+                    }
+                    .keep(&self.recorder);
+                    self.bad_gateway(failure)
+                }
             }
         };
         self.stats.record_response(response.status());
@@ -164,17 +188,18 @@ impl Proxy {
     async fn forward(
         &self,
         request: Request<Incoming>,
-        client: IpAddr,
+        client: SocketAddr,
+        received: Received,
     ) -> Result<Response<ResponseBody>, Failure> {
-        let request = match BufferedRequest::read(request, client, self.config.max_body_bytes).await
-        {
-            Ok(request) => request,
-            Err(error) => {
-                tracing::debug!(%error, "cannot read the client's request body");
-                self.stats.record_client_error();
-                return Ok(error.response());
-            }
-        };
+        let request =
+            match BufferedRequest::read(request, client.ip(), self.config.max_body_bytes).await {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::debug!(%error, "cannot read the client's request body");
+                    self.stats.record_client_error();
+                    return Ok(error.response());
+                }
+            };
         // No member, or none healthy: answered at once, nothing is resolved or connected.
         let member = self
             .balancer
@@ -198,12 +223,36 @@ impl Proxy {
             _ => return Err(failure),
         };
         self.stats.record_retry();
+        let retried_at = self.recorder.is_on().then(std::time::Instant::now);
         tracing::info!(cause = %failure.cause, backend = %member.label, "retrying once on a fresh connection");
-        let conn = self.connect(member).await?;
-        let answer = self
-            .exchange(member, conn, retry)
-            .await
-            .map_err(|failed| failed.failure)?;
+        let mut attempts = failure.attempts;
+        let conn = self.connect(member).await.map_err(|mut again| {
+            attempts.append(&mut again.attempts);
+            again.attempts = std::mem::take(&mut attempts);
+            again.retried_at = retried_at;
+            again
+        })?;
+        let answer = match self.exchange(member, conn, retry).await {
+            Ok(answer) => answer,
+            Err(FailedAttempt {
+                failure: mut again, ..
+            }) => {
+                attempts.append(&mut again.attempts);
+                again.attempts = attempts;
+                again.retried_at = retried_at;
+                return Err(again);
+            }
+        };
+        FailedRequest {
+            received,
+            client,
+            attempts,
+            retried_at,
+            answered: Some(&answer.conn.conn.log),
+            status: answer.response.status().as_u16(),
+            cause: failure.cause,
+        }
+        .keep(&self.recorder);
         Ok(self.respond(answer))
     }
 
@@ -258,7 +307,7 @@ impl Proxy {
                 detail: Some(error.to_string()),
                 ..Failure::new(Cause::DnsFailure, Some(member))
             })?;
-        let conn = upstream_conn::connect(&member.label, &addrs, limit)
+        let conn = upstream_conn::connect_recorded(&member.label, &addrs, limit, &self.recorder)
             .await
             .map_err(|cause| Failure::new(cause, Some(member)))?;
         self.stats.record_upstream_connection();
@@ -273,10 +322,12 @@ impl Proxy {
         request: UpstreamRequest,
     ) -> Result<Answer, FailedAttempt> {
         let usage = conn.start_request();
+        recording::sending(&mut conn.conn.log, &usage);
         let bytes_before = conn.conn.bytes_read();
         let sent = tokio::time::timeout(self.config.request_timeout, conn.conn.send(request)).await;
         let (error, unsent) = match sent {
             Ok(Ok(response)) => {
+                recording::answered(&mut conn.conn.log, response.status().as_u16());
                 if usage.reused() {
                     self.stats.record_reused_request(usage.idle_age);
                 }
@@ -296,7 +347,15 @@ impl Proxy {
             response_bytes: conn.conn.bytes_read() > bytes_before,
             socket_reset: conn.conn.saw_reset(),
         };
+        let timed_out = matches!(error, SendError::Timeout);
         let failure = Failure {
+            attempts: if unsent.is_none() {
+                recording::failed(&mut conn.conn.log, facts, timed_out)
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            },
             cause: classify(&error, facts),
             backend: Some(member.label.clone()),
             usage: Some(usage),
@@ -306,6 +365,7 @@ impl Proxy {
                 }
                 SendError::Hyper(error) => wire::error_chain::one_line(error),
             }),
+            retried_at: None,
         };
         Err(FailedAttempt { failure, unsent })
     }
@@ -326,12 +386,17 @@ impl Proxy {
         hop_by_hop::strip(&mut parts.headers);
         // The client-facing hop is ours: hyper frames it for the client's version.
         parts.version = Version::HTTP_11;
+        let recording = self
+            .recorder
+            .is_on()
+            .then(|| (self.recorder.clone(), parts.status.as_u16()));
         let body = UpstreamBody::new(
             body,
             self.pool.clone(),
             conn,
             keeps_alive,
             self.stats.clone(),
+            recording,
         );
         Response::from_parts(parts, ResponseBody::Upstream(body))
     }

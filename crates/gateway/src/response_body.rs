@@ -48,6 +48,8 @@ pub(crate) struct UpstreamBody {
     inner: Incoming,
     lease: Option<Lease>,
     stats: Arc<Stats>,
+    /// The timelines' recorder, only while it records (see `recording.rs`): a cut body is a failed request.
+    recorder: Option<Arc<timeline::Recorder>>,
 }
 
 /// The connection the body is read from, until the body ends.
@@ -57,25 +59,35 @@ struct Lease {
     conn: PooledConn,
     /// The response head allowed another request on the connection.
     keeps_alive: bool,
+    /// The response's status, for the timelines.
+    status: u16,
 }
 
 impl UpstreamBody {
-    /// Streams `inner`, read from `conn`; `keeps_alive` is what the response head said about reuse.
+    /// Streams `inner`, read from `conn`; `keeps_alive` is what the response head said about reuse; `status`
+    /// and `recorder` (given only while it records) name a body cut short in the timelines.
     pub(crate) fn new(
         inner: Incoming,
         pool: UpstreamPool,
         conn: PooledConn,
         keeps_alive: bool,
         stats: Arc<Stats>,
+        recorder: Option<(Arc<timeline::Recorder>, u16)>,
     ) -> UpstreamBody {
+        let (recorder, status) = match recorder {
+            Some((recorder, status)) => (Some(recorder), status),
+            None => (None, 0),
+        };
         let mut body = UpstreamBody {
             inner,
             lease: Some(Lease {
                 pool,
                 conn,
                 keeps_alive,
+                status,
             }),
             stats,
+            recorder,
         };
         // A body that is empty from the start (HEAD, 204, 304, content-length 0) may never be polled.
         if body.inner.is_end_stream() {
@@ -114,6 +126,9 @@ impl Body for UpstreamBody {
                 this.stats.record_truncated_response();
                 let connection = this.lease.as_ref().map(|lease| lease.conn.conn.id);
                 tracing::warn!(%error, connection, "upstream body failed after the response head was sent; aborting the client connection");
+                if let (Some(recorder), Some(lease)) = (&this.recorder, &mut this.lease) {
+                    crate::recording::truncated(recorder, &mut lease.conn.conn.log, lease.status);
+                }
                 // Dropping the lease closes the connection.
                 this.lease = None;
             }

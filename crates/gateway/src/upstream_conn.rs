@@ -25,6 +25,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::Cause;
+use timeline::{Conn, ConnLog, EventKind, Recorder};
+
+/// A recorder that never records, for connections opened outside a gateway (benches, tests).
+static NOT_RECORDING: Recorder = Recorder::new();
 
 /// The request type every upstream connection carries: the body is buffered so a retry can resend it.
 pub(crate) type UpstreamRequest = Request<Full<Bytes>>;
@@ -45,6 +49,8 @@ pub(crate) struct UpstreamConn {
     last_read_ns: Arc<AtomicU64>,
     saw_reset: Arc<AtomicBool>,
     driver: AbortHandle,
+    /// Its events for the timelines (off unless the gateway's recorder is on).
+    pub(crate) log: ConnLog,
 }
 
 impl UpstreamConn {
@@ -104,6 +110,16 @@ pub(crate) async fn connect(
     addrs: &[SocketAddr],
     limit: Duration,
 ) -> Result<UpstreamConn, Cause> {
+    connect_recorded(backend, addrs, limit, &NOT_RECORDING).await
+}
+
+/// [`connect`], with the connection's events in a log from `recorder` (when it is on).
+pub(crate) async fn connect_recorded(
+    backend: &str,
+    addrs: &[SocketAddr],
+    limit: Duration,
+    recorder: &Recorder,
+) -> Result<UpstreamConn, Cause> {
     let stream = match tokio::time::timeout(limit, connect_any(addrs)).await {
         Err(_) => return Err(Cause::ConnectTimeout),
         Ok(Err(error)) if error.kind() == io::ErrorKind::ConnectionRefused => {
@@ -119,6 +135,13 @@ pub(crate) async fn connect(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(backend, %error, "cannot set TCP_NODELAY");
     }
+    let mut log = recorder.open(|| {
+        Some(Conn {
+            local: stream.local_addr().ok()?,
+            peer: stream.peer_addr().ok()?,
+        })
+    });
+    log.record(EventKind::Connected);
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     let bytes_read = Arc::new(AtomicU64::new(0));
     let last_read_ns = Arc::new(AtomicU64::new(0));
@@ -153,6 +176,7 @@ pub(crate) async fn connect(
         last_read_ns,
         saw_reset,
         driver,
+        log,
     })
 }
 

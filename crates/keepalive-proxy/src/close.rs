@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use timeline::{ConnLog, EventKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -27,10 +28,15 @@ use tokio::time::Instant;
 use crate::config::CloseMode;
 
 /// Closes `stream` the way `mode` says. A lingering close returns once the peer closed its side or
-/// `lingering_timeout` passed, whichever comes first.
-pub(crate) async fn close(stream: TcpStream, mode: CloseMode, lingering_timeout: Duration) {
+/// `lingering_timeout` passed, whichever comes first; what it discards is recorded in `log`.
+pub(crate) async fn close(
+    stream: TcpStream,
+    mode: CloseMode,
+    lingering_timeout: Duration,
+    log: &mut ConnLog,
+) {
     match mode {
-        CloseMode::Lingering => linger(stream, lingering_timeout).await,
+        CloseMode::Lingering => linger(stream, lingering_timeout, log).await,
         CloseMode::Immediate => drop(stream),
         CloseMode::Reset => reset(stream),
     }
@@ -43,7 +49,7 @@ pub(crate) async fn close_gracefully(mut stream: TcpStream) {
     }
 }
 
-async fn linger(mut stream: TcpStream, lingering_timeout: Duration) {
+async fn linger(mut stream: TcpStream, lingering_timeout: Duration, log: &mut ConnLog) {
     let until = Instant::now() + lingering_timeout;
     if let Err(error) = stream.shutdown().await {
         // The peer may have reset the connection already: nothing left to linger for.
@@ -54,7 +60,12 @@ async fn linger(mut stream: TcpStream, lingering_timeout: Duration) {
     loop {
         match tokio::time::timeout_at(until, stream.read(&mut discard)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-            Ok(Ok(read)) => tracing::trace!(read, "lingering close discarded bytes"),
+            Ok(Ok(read)) => {
+                tracing::trace!(read, "lingering close discarded bytes");
+                log.record(EventKind::Discarded {
+                    bytes: u32::try_from(read).unwrap_or(u32::MAX),
+                });
+            }
         }
     }
 }
@@ -99,7 +110,16 @@ mod tests {
     #[tokio::test]
     async fn lingering_sends_a_fin_and_swallows_later_requests() {
         let (mut client, server) = pair().await;
-        let closing = tokio::spawn(close(server, CloseMode::Lingering, Duration::from_secs(5)));
+        let closing = tokio::spawn(async move {
+            let mut log = ConnLog::OFF;
+            close(
+                server,
+                CloseMode::Lingering,
+                Duration::from_secs(5),
+                &mut log,
+            )
+            .await;
+        });
         let mut buf = [0u8; 64];
         assert_eq!(client.read(&mut buf).await.expect("EOF, not an error"), 0);
         // The keep-alive race from the front's side: a request written after the FIN is read and discarded.
@@ -120,14 +140,26 @@ mod tests {
     async fn lingering_gives_up_after_its_timeout() {
         let (_client, server) = pair().await;
         let started = Instant::now();
-        close(server, CloseMode::Lingering, Duration::from_millis(50)).await;
+        close(
+            server,
+            CloseMode::Lingering,
+            Duration::from_millis(50),
+            &mut ConnLog::default(),
+        )
+        .await;
         assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[tokio::test]
     async fn immediate_with_nothing_unread_sends_a_fin() {
         let (mut client, server) = pair().await;
-        close(server, CloseMode::Immediate, Duration::ZERO).await;
+        close(
+            server,
+            CloseMode::Immediate,
+            Duration::ZERO,
+            &mut ConnLog::default(),
+        )
+        .await;
         let mut buf = [0u8; 64];
         assert_eq!(client.read(&mut buf).await.expect("EOF"), 0);
     }
@@ -140,7 +172,13 @@ mod tests {
             .await
             .expect("write");
         queued(&server, 16).await;
-        close(server, CloseMode::Immediate, Duration::ZERO).await;
+        close(
+            server,
+            CloseMode::Immediate,
+            Duration::ZERO,
+            &mut ConnLog::default(),
+        )
+        .await;
         let mut buf = [0u8; 64];
         let error = client
             .read(&mut buf)
@@ -152,7 +190,13 @@ mod tests {
     #[tokio::test]
     async fn reset_sends_an_rst_even_with_nothing_unread() {
         let (mut client, server) = pair().await;
-        close(server, CloseMode::Reset, Duration::ZERO).await;
+        close(
+            server,
+            CloseMode::Reset,
+            Duration::ZERO,
+            &mut ConnLog::default(),
+        )
+        .await;
         let mut buf = [0u8; 64];
         let error = client.read(&mut buf).await.expect_err("SO_LINGER 0 resets");
         assert_eq!(error.kind(), ErrorKind::ConnectionReset);

@@ -32,6 +32,7 @@ use crate::activity::{Activity, ActivityState};
 use crate::close;
 use crate::deadline::{Deadline, Expiry};
 use crate::observed_stream::ObservedStream;
+use crate::recording::BackLog;
 use crate::service::RequestService;
 use crate::tunnel::{self, TunnelSlot};
 use crate::{CloseMode, Shared};
@@ -62,6 +63,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
 ) {
     shared.stats.connection_accepted();
+    let mut log = BackLog::accepted(&shared.recorder, &stream, peer);
     let activity = Arc::new(Activity::new(Instant::now()));
     let mut state = activity.subscribe();
     let tunnel = TunnelSlot::default();
@@ -83,10 +85,12 @@ pub(crate) async fn serve(
 
     let expired = loop {
         // A `101` waiting for its tunnel is not an idle connection.
+        let current = *state.borrow_and_update();
+        log.observe(current);
         let deadline = if draining || tunnel.is_pending() {
             None
         } else {
-            shared.policy.deadline(*state.borrow_and_update())
+            shared.policy.deadline(current)
         };
         // Biased: hyper first, so bytes that already arrived are read (and the connection marked busy)
         // before an expired deadline is acted on.
@@ -139,6 +143,9 @@ pub(crate) async fn serve(
         return;
     }
     let Some(deadline) = expired else {
+        log.record(timeline::EventKind::Closed {
+            how: timeline::CloseHow::Fin,
+        });
         close::close_gracefully(stream).await;
         return;
     };
@@ -146,6 +153,7 @@ pub(crate) async fn serve(
     match deadline.expiry {
         Expiry::KeepAliveTimeout { idle_since } => {
             shared.stats.keepalive_timeout();
+            log.record(timeline::EventKind::KeepAliveExpired);
             tracing::debug!(
                 %peer,
                 requests = activity.requests(),
@@ -165,15 +173,17 @@ pub(crate) async fn serve(
             if let Err(error) = stream.write_all(&request_timeout_answer()).await {
                 tracing::trace!(%peer, %error, "cannot write the 408");
             }
+            log.closing(CloseMode::Lingering);
             tokio::select! {
-                () = close::close(stream, CloseMode::Lingering, config.lingering_timeout) => {}
+                () = close::close(stream, CloseMode::Lingering, config.lingering_timeout, log.log()) => {}
                 () = shutdown.triggered() => {}
             }
             return;
         }
     }
+    log.closing(config.close);
     tokio::select! {
-        () = close::close(stream, config.close, config.lingering_timeout) => {}
+        () = close::close(stream, config.close, config.lingering_timeout, log.log()) => {}
         // A lingering close may take `lingering_timeout`; shutdown does not wait for it.
         () = shutdown.triggered() => {}
     }

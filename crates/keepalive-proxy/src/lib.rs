@@ -8,7 +8,8 @@
 //! front's body on its way up, watched for the client's framing errors), `body_limit` (`LimitRequestBody`, 413),
 //! `body` (the body types and the answers made here), `tunnel` (`Upgrade` pass-through after a `101`), `deadline` (request and keep-alive timeouts, sweep
 //! ticks), `close` (the three close modes on the raw socket), `stats`, `admin` (`admin_listen`: `GET /metrics`),
-//! `origin_connector` (the origin pool's connector, counting the connections it opens). The wire rules the front tier shares
+//! `origin_connector` (the origin pool's connector, counting the connections it opens), `recording` (the
+//! connection's events for the harness's timelines, off unless [`KeepAliveProxy::timeline`] is enabled). The wire rules the front tier shares
 //! (hop-by-hop headers, `X-Forwarded-For`, the body-size check, the shape of local answers) are the `wire`
 //! crate's.
 
@@ -23,6 +24,7 @@ mod deadline;
 mod forward;
 mod observed_stream;
 mod origin_connector;
+mod recording;
 mod request_body;
 mod service;
 mod stats;
@@ -126,6 +128,8 @@ pub(crate) struct Shared {
     pub(crate) rules: wire::refusal::RequestRules,
     /// Closes land on their deadline to well under a millisecond, as Apache's do (see `precise_timer`).
     pub(crate) timer: Option<precise_timer::PreciseTimer>,
+    /// The timelines' recorder (off unless the harness enables it).
+    pub(crate) recorder: Arc<timeline::Recorder>,
 }
 
 /// A running back tier.
@@ -156,6 +160,7 @@ impl KeepAliveProxy {
             config,
             stats,
             timer: precise_timer::PreciseTimer::start(),
+            recorder: Arc::new(timeline::Recorder::new()),
         });
         let (live, drained) = mpsc::channel(1);
         let for_connections = shared.clone();
@@ -208,6 +213,12 @@ impl KeepAliveProxy {
     /// Front connections being served now (refused ones not included).
     pub fn live_connections(&self) -> usize {
         self.server.live_connections()
+    }
+
+    /// The back's timeline recorder: off until [`timeline::Recorder::enable`]d; it keeps the rings of the last
+    /// closed front connections (response written, keep-alive timer, how it closed, what lingering discarded).
+    pub fn timeline(&self) -> Arc<timeline::Recorder> {
+        Arc::clone(&self.shared.recorder)
     }
 
     /// What the back tier did so far.

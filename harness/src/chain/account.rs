@@ -37,6 +37,8 @@ pub struct ChainAccount {
     pub front_back: Option<LinkStats>,
     /// The back–origin links', summed over the members.
     pub back_origin: Option<LinkStats>,
+    /// What the tiers' timeline recorders kept, when the run recorded timelines.
+    pub timelines: Option<crate::timelines::Harvests>,
 }
 
 impl ChainAccount {
@@ -54,6 +56,7 @@ impl ChainAccount {
             origin_errors: 0,
             front_back: None,
             back_origin: None,
+            timelines: None,
         }
     }
 

@@ -86,6 +86,19 @@ impl Member {
         self.back_addr
     }
 
+    /// The front–back link's timeline recorder, when there is a link.
+    pub fn link_timeline(&self) -> Option<std::sync::Arc<timeline::Recorder>> {
+        self.front_back.as_ref().map(Link::timeline)
+    }
+
+    /// Our back's timeline recorder; a real back has none.
+    pub fn back_timeline(&self) -> Option<std::sync::Arc<timeline::Recorder>> {
+        match &self.back {
+            Some(Back::Ours(proxy)) => Some(proxy.timeline()),
+            _ => None,
+        }
+    }
+
     /// The real back's process id.
     pub fn pid(&self) -> Option<u32> {
         match &self.back {

@@ -57,6 +57,14 @@ impl Front {
         }
     }
 
+    /// Our gateway's timeline recorder; a real front has none.
+    pub fn timeline(&self) -> Option<std::sync::Arc<timeline::Recorder>> {
+        match self {
+            Front::Ours(gateway) => Some(gateway.timeline()),
+            Front::Real { .. } => None,
+        }
+    }
+
     /// The real server's process id.
     pub fn pid(&self) -> Option<u32> {
         match self {

@@ -21,6 +21,7 @@ mod front;
 mod kind;
 mod links;
 mod pool;
+mod recorders;
 
 use std::net::SocketAddr;
 
@@ -35,6 +36,7 @@ pub use kind::{BackKind, FrontKind, UnknownKind};
 use back::Member;
 use front::Front;
 use links::loopback;
+use recorders::ChainRecorders;
 
 /// The running tiers of one scenario.
 pub struct Chain {
@@ -46,6 +48,8 @@ pub struct Chain {
     origin: Origin,
     front_kind: FrontKind,
     back_kind: BackKind,
+    /// The tiers' timeline recorders, once [`Chain::record_timelines`] enabled them.
+    recorders: Option<ChainRecorders>,
 }
 
 impl Chain {
@@ -74,7 +78,30 @@ impl Chain {
             origin,
             front_kind: front,
             back_kind: back,
+            recorders: None,
         })
+    }
+
+    /// Turns on the tiers' timeline recorders (our gateway's, our backs', the front–back links'), keeping up to
+    /// `cap` failed requests; [`Chain::stop`] puts what they kept in the account. Connections opened before
+    /// are not recorded, so call it before the load starts.
+    pub fn record_timelines(&mut self, cap: usize, scenario: &Scenario) {
+        if cap == 0 {
+            return;
+        }
+        self.recorders = Some(ChainRecorders::enable(
+            cap,
+            scenario.front_back_latency(),
+            self.front.timeline(),
+            self.members
+                .iter()
+                .filter_map(Member::link_timeline)
+                .collect(),
+            self.members
+                .iter()
+                .filter_map(Member::back_timeline)
+                .collect(),
+        ));
     }
 
     /// Our own tiers only: the chain `badgateway run` stands up.
@@ -158,6 +185,7 @@ impl Chain {
         account.origin_probe_requests = self.origin.probe_requests();
         account.origin_errors = self.origin.errors_injected();
         self.origin.stop().await;
+        account.timelines = self.recorders.as_ref().map(ChainRecorders::harvest);
         front.map(|()| account)
     }
 }

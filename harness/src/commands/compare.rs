@@ -39,6 +39,7 @@ pub async fn compare(
     let options = RunOptions {
         quiet: outputs.quiet,
         label: None,
+        timelines: 0,
     };
     let mut results = Vec::with_capacity(cells.len());
     for cell in cells {

@@ -1,5 +1,6 @@
 //! `badgateway explain RESULT.json`: what each 502 cause in a result means and what to check; for a real
-//! front, its own account of its upstream failures as the result holds it.
+//! front, its own account of its upstream failures as the result holds it; and the first kept timeline of each
+//! run as a ladder.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use harness::check::ResultFile;
 use harness::explain::{explain_run, front_accounts};
+use harness::report::ladder;
 
 pub fn explain(result: &Path) -> anyhow::Result<ExitCode> {
     let file = ResultFile::read(result)?;
@@ -17,6 +19,9 @@ pub fn explain(result: &Path) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     for run in file.runs() {
         println!("{}", explain_run(run, accounts.get(&run.scenario)));
+        if let Some(timeline) = run.timelines.first() {
+            println!("{}", ladder(timeline, run.timeline_totals.as_ref()));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -76,6 +76,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         quiet: args.outputs.quiet,
         label: None,
+        timelines: 0,
     };
     let stop = interrupt_signal();
     let result = run_external(&args.target, &load, &target, &options, stop.clone()).await;

@@ -53,6 +53,11 @@ enum RealAction {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Keep the link's view (and our tiers' where they stand) of up to N failed requests; with a real
+        /// front, a failure is request bytes that crossed the back's FIN or RST on the link. 0 records nothing.
+        #[arg(long, value_name = "N", default_value_t = harness::timelines::DEFAULT_CAP,
+              value_parser = clap::value_parser!(u16).range(0..=harness::timelines::MAX_CAP as i64))]
+        timelines: u16,
     },
     /// The matrix: every chosen front × back (real and ours), each with keep-alive on (GET and POST), off,
     /// and the front's retry mitigation (GET and POST) where it has a switch, on the same load.
@@ -118,6 +123,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             shaping,
             json,
             quiet,
+            timelines,
         } => {
             check_writable(json.as_deref())?;
             if let Some(header) = shaping.header() {
@@ -125,11 +131,21 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let label = format!("{} ({front}→{back})", scenario.name);
-            let options = RunOptions { quiet, label: None };
+            let options = RunOptions {
+                quiet,
+                label: None,
+                timelines: usize::from(timelines),
+            };
             let stop = interrupt_signal();
             let mut run = run_real(&scenario, front, back, &label, &options, stop.clone()).await?;
             run.result.time_scale = shaping.time_scale.factor();
             print!("{}", real_run_table(&run));
+            if let Some(timeline) = run.result.timelines.first() {
+                println!(
+                    "\n{}",
+                    harness::report::ladder(timeline, run.result.timeline_totals.as_ref())
+                );
+            }
             if let Some(path) = json {
                 write_json_atomically(&path, &run)
                     .with_context(|| format!("cannot write {}", path.display()))?;
@@ -171,7 +187,11 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             }
             let cells = matrix_cells(&fronts, &backs);
             println!("{}: {} cells", scenario.name, cells.len());
-            let options = RunOptions { quiet, label: None };
+            let options = RunOptions {
+                quiet,
+                label: None,
+                timelines: 0,
+            };
             let mut outcomes = Vec::with_capacity(cells.len());
             for cell in cells {
                 if stop.is_triggered() {
@@ -243,6 +263,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             let options = RunOptions {
                 quiet: true,
                 label: None,
+                timelines: 0,
             };
             let stop = interrupt_signal();
             let sweeps = sweep_backs(&plan, front, &back, &options, &stop, |back, bin| {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use harness::explain::explain_result;
 use harness::mitigation::mitigations_for;
-use harness::report::{comparison_table, run_table};
+use harness::report::{comparison_table, ladder, run_table};
+use harness::result::RunResult;
 use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
 
@@ -18,6 +19,7 @@ pub async fn run(
     overrides: Vec<String>,
     shaping: Shaping,
     no_mitigations: bool,
+    timelines: usize,
     outputs: Outputs,
 ) -> anyhow::Result<ExitCode> {
     outputs.check_writable()?;
@@ -28,6 +30,7 @@ pub async fn run(
     let options = RunOptions {
         quiet: outputs.quiet,
         label: None,
+        timelines,
     };
     if !base.description.is_empty() {
         println!("{}: {}\n", base.name, base.description);
@@ -38,6 +41,7 @@ pub async fn run(
     let mut first = run_scenario(&base, &options, stop.clone()).await?;
     first.time_scale = scale.factor();
     print!("{}", run_table(&first));
+    print_first_timeline(&first);
     if first.bad_gateways() > 0 {
         println!("\n{}", explain_result(&first));
     }
@@ -53,6 +57,7 @@ pub async fn run(
             let mut result = run_scenario(&variant, &options, stop.clone()).await?;
             result.time_scale = scale.factor();
             print!("{}", run_table(&result));
+            print_first_timeline(&result);
             results.push(result);
         }
         if !stop.is_triggered() {
@@ -64,6 +69,7 @@ pub async fn run(
                 let mut result = run_scenario(&variant, &options, stop.clone()).await?;
                 result.time_scale = scale.factor();
                 print!("{}", run_table(&result));
+                print_first_timeline(&result);
                 results.push(result);
             }
         }
@@ -71,6 +77,13 @@ pub async fn run(
     }
     write_outputs(&outputs, &base.name, &results, None, scale)?;
     Ok(exit_status(&stop, &violations))
+}
+
+/// The run's first kept timeline as a ladder, after its table (nothing when none was kept).
+fn print_first_timeline(result: &RunResult) {
+    if let Some(timeline) = result.timelines.first() {
+        println!("\n{}", ladder(timeline, result.timeline_totals.as_ref()));
+    }
 }
 
 /// The scenario's chain under a closed loop, keep-alive on or off: what keep-alive off costs.

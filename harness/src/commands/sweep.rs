@@ -66,6 +66,7 @@ pub async fn sweep(
     let options = RunOptions {
         quiet: true,
         label: None,
+        timelines: 0,
     };
     let quiet = outputs.quiet;
     let result = run_sweep(

@@ -62,6 +62,7 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
                 run_window_chart(input.runs),
             );
         }
+        page.push_str(&super::timelines_section(input.runs));
     }
     if let Some(sweep) = input.sweep {
         let _ = write!(

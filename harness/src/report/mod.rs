@@ -3,6 +3,8 @@
 
 mod charts;
 mod html;
+pub mod ladder;
+mod ladder_svg;
 mod percentiles;
 mod probe_table;
 mod series;
@@ -11,6 +13,8 @@ mod window;
 
 pub use charts::{causes_chart, latency_chart};
 pub use html::{ReportInput, escape, html_report};
+pub use ladder::ladder;
+pub use ladder_svg::timelines_section;
 pub use percentiles::percentile_chart;
 pub use probe_table::{probe_page, probe_table};
 pub use table::{comparison_table, run_table, sweep_table};

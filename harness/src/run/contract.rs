@@ -46,6 +46,13 @@ pub fn build(
         }
     };
     let gateway = account.and_then(|a| a.gateway.clone()).unwrap_or_default();
+    let (timelines, timeline_totals) = match account.and_then(|a| a.timelines.as_ref()) {
+        Some(harvests) => {
+            let (timelines, totals) = crate::timelines::build(harvests);
+            (timelines, Some(totals))
+        }
+        None => (Vec::new(), None),
+    };
     let back = account.and_then(|a| a.back_stats).unwrap_or_default();
     RunResult {
         scenario: name,
@@ -86,6 +93,8 @@ pub fn build(
             origin_errors: account.map_or(0, |a| a.origin_errors),
         },
         resources,
+        timelines,
+        timeline_totals,
         cell: cell(subject),
         latency_percentiles: latency_percentiles(&tally.latency_us),
         race_window: tally

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Name reported instead of the scenario's (for variants).
     pub label: Option<String>,
+    /// Failed requests whose timelines are kept (`--timelines N`); 0 records nothing.
+    pub timelines: usize,
 }
 
 /// One run's result and, for a chain, what its tiers counted.
@@ -77,7 +79,8 @@ async fn through_chain(
     stop: ShutdownSignal,
 ) -> Result<Run, ChainError> {
     let (front, back) = subject.tiers();
-    let chain = Chain::start(scenario, front, back).await?;
+    let mut chain = Chain::start(scenario, front, back).await?;
+    chain.record_timelines(options.timelines, scenario);
     let target = chain_target(&chain, &scenario.load);
     let measured = measure(
         &name,

@@ -145,6 +145,7 @@ pub fn quiet() -> harness::run::RunOptions {
     harness::run::RunOptions {
         quiet: true,
         label: None,
+        timelines: 0,
     }
 }
 
