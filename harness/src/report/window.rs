@@ -113,7 +113,7 @@ pub fn run_window_chart(results: &[RunResult]) -> Result<String, ChartError> {
         &Frame {
             caption: "race window: P(502) vs the client's measured idle gap".to_owned(),
             x_desc: "idle gap before the request on its connection (ms); dashed: the back's KeepAliveTimeout; \
-                     shaded: KeepAliveTimeout minus the link's round trip up to it, where the race is expected",
+                     shaded: where the race is expected",
             timeouts,
             expected,
         },
