@@ -7,6 +7,7 @@
 //! It owns the bytes on one client socket and nothing else: pacing and budgets are the workers'.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::client::Target;
+use super::client::{Target, arm_deadline, unarmed_deadline};
 use crate::record::{ClientError, Outcome, Record};
 
 /// The buffer a connection starts with: a response head and a small body fit in one read.
@@ -30,9 +31,6 @@ const MAX_HEADERS: usize = 100;
 /// A connection that waited longer than this since its last response is checked for a close that arrived
 /// meanwhile before it is reused (without a system call otherwise).
 const IDLE_CHECK_AFTER: Duration = Duration::from_millis(1);
-
-/// A response deadline for timeouts too long to add to an instant (tokio's own "far future").
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A client connection to one target, spoken by hand; it reconnects after any failure.
 pub struct RawConnection {
@@ -89,7 +87,7 @@ impl RawConnection {
             target,
             wire: None,
             spare: Vec::new(),
-            response_deadline: Box::pin(tokio::time::sleep(FAR_FUTURE)),
+            response_deadline: unarmed_deadline(),
         }
     }
 
@@ -98,11 +96,7 @@ impl RawConnection {
     pub async fn send(&mut self, intended: Instant) -> Record {
         self.drop_if_closed_while_idle(intended);
         let reused_connection = self.wire.as_ref().is_some_and(|w| w.requests > 0);
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(self.target.timeout)
-            .unwrap_or(now + FAR_FUTURE);
-        self.response_deadline.as_mut().reset(deadline);
+        arm_deadline(&mut self.response_deadline, self.target.timeout);
         let exchanged = tokio::select! {
             biased;
             exchanged = exchange(&mut self.wire, &mut self.spare, &self.target, self.request.as_deref(), self.head_only) => Some(exchanged),
@@ -274,9 +268,15 @@ impl Wire {
     async fn read_head(&mut self, head_only: bool) -> Result<Head, ClientError> {
         loop {
             let parsed = {
-                let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut response = httparse::Response::new(&mut fields);
-                match response.parse(self.data()) {
+                // Uninitialised: zeroing 100 fields for every response cost more than parsing a short head.
+                let mut fields =
+                    [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+                let mut response = httparse::Response::new(&mut []);
+                match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                    &mut response,
+                    self.data(),
+                    &mut fields,
+                ) {
                     Ok(httparse::Status::Complete(length)) => {
                         Some((length, head_of(&response, head_only)?))
                     }
@@ -394,25 +394,34 @@ fn head_of(response: &httparse::Response<'_, '_>, head_only: bool) -> Result<Hea
     let mut close = false;
     let mut keep_alive_token = false;
     for field in response.headers.iter() {
+        // By length first: most fields are none of these four, and that test is one comparison.
         let name = field.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            let text = std::str::from_utf8(field.value).map_err(|_| ClientError::Closed)?;
-            length = Some(
-                text.trim()
-                    .parse::<u64>()
-                    .map_err(|_| ClientError::Closed)?,
-            );
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            encoded = true;
-            chunked = last_token(field.value).eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in field.value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+        match name.len() {
+            14 if name.eq_ignore_ascii_case("content-length") => {
+                let text = std::str::from_utf8(field.value).map_err(|_| ClientError::Closed)?;
+                length = Some(
+                    text.trim()
+                        .parse::<u64>()
+                        .map_err(|_| ClientError::Closed)?,
+                );
             }
-        } else if name.eq_ignore_ascii_case(gateway::CAUSE_HEADER) {
-            cause = std::str::from_utf8(field.value).ok().map(str::to_owned);
+            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                encoded = true;
+                chunked = last_token(field.value).eq_ignore_ascii_case(b"chunked");
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                for token in field.value.split(|b| *b == b',') {
+                    let token = token.trim_ascii();
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            n if n == gateway::CAUSE_HEADER.len()
+                && name.eq_ignore_ascii_case(gateway::CAUSE_HEADER) =>
+            {
+                cause = std::str::from_utf8(field.value).ok().map(str::to_owned);
+            }
+            _ => {}
         }
     }
     let bodiless = head_only || (100..200).contains(&status) || status == 204 || status == 304;
