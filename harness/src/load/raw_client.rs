@@ -445,7 +445,8 @@ fn head_of(response: &httparse::Response<'_, '_>, head_only: bool) -> Result<Hea
     Ok(Head {
         status,
         cause,
-        keep_alive: persistent && !close && !matches!(body, Body::UntilClose),
+        // After a 101 the connection speaks another protocol: it never carries another request of ours.
+        keep_alive: persistent && !close && status != 101 && !matches!(body, Body::UntilClose),
         body,
     })
 }
@@ -511,6 +512,64 @@ mod tests {
             head_of(&response, false),
             Err(ClientError::Closed)
         ));
+    }
+
+    /// A server on one connection: an interim 100 then a chunked 200 with a trailer, split across writes, then
+    /// a 502 with its cause header and a body; then it closes.
+    #[tokio::test]
+    async fn chunked_bodies_interim_heads_and_the_cause_header_on_one_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await.unwrap();
+            for part in [
+                &b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel"[..],
+                b"lo\r\n10;ext=1\r\n0123456789abcdef\r\n0\r\nx-trailer: 1\r\n\r\n",
+            ] {
+                stream.write_all(part).await.unwrap();
+                stream.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            let _ = stream.read(&mut request).await.unwrap();
+            stream
+                .write_all(b"HTTP/1.1 502 Bad Gateway\r\nX-Badgateway-Cause: reused-reset\r\ncontent-length: 3\r\n\r\nabc")
+                .await
+                .unwrap();
+            let _ = stream.read(&mut request).await;
+        });
+        let target = Target {
+            addr,
+            host: addr.to_string(),
+            method: http::Method::GET,
+            path: "/".to_owned(),
+            timeout: Duration::from_secs(10),
+        };
+        let mut client = RawConnection::new(target);
+        let first = client.send(Instant::now()).await;
+        assert_eq!(
+            first.outcome,
+            Outcome::Response {
+                status: 200,
+                cause: None
+            }
+        );
+        assert!(!first.reused_connection);
+        let second = client.send(Instant::now()).await;
+        assert_eq!(
+            second.outcome,
+            Outcome::Response {
+                status: 502,
+                cause: Some("reused-reset".to_owned())
+            }
+        );
+        assert!(
+            second.reused_connection,
+            "the chunked body was skipped to its end"
+        );
+        client.close().await;
+        server.await.unwrap();
     }
 
     #[test]
