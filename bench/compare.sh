@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side performance on one machine, in one run, alternating A/B rounds:
 #   1. reverse proxies in front of the same origin (our gateway, nginx, HAProxy), wrk load, keep-alive on:
-#      req/s and p99;
-#   2. load generators against the same origin (ours vs wrk, and oha when installed): req/s;
+#      req/s, p99 and CPU time per request (user + system of the proxy's processes over the measured interval,
+#      from /proc/PID/stat, divided by the requests wrk counted);
+#   2. load generators against the same origin (ours vs wrk, and oha when installed): req/s and the generator's
+#      own CPU time per request (user + system of the finished process, from the shell's `times`);
 #   3. RSS of our gateway vs nginx holding 10,000 idle client keep-alive connections, once all are open and
 #      again after a few seconds of idleness.
 # Prints ratios next to the targets of the performance issue; asserts nothing. Loopback only.
@@ -113,7 +115,7 @@ CONF
 "$BIN" serve origin --config "$WORK/origin.toml" >/dev/null & PIDS+=($!)
 "$BIN" --worker-threads 1 serve gateway --config "$WORK/gateway.toml" >/dev/null & GATEWAY_PID=$!; PIDS+=($GATEWAY_PID)
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' & NGINX_PID=$!; PIDS+=($NGINX_PID)
-haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
+haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & HAPROXY_PID=$!; PIDS+=($HAPROXY_PID)
 for port in $ORIGIN_PORT $GATEWAY_PORT $NGINX_PORT $HAPROXY_PORT; do wait_port "$port"; done
 
 # wrk prints "Requests/sec: N" and, with --latency, a "99%" line.
@@ -121,8 +123,24 @@ wrk_run() { wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --l
 rps_of() { awk '/Requests\/sec/ {print $2}'; }
 p99_ms_of() { awk '$1 == "99%" { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v/=1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v*=1000 }; print v }'; }
 
-declare -A RPS P99
-for name in gateway nginx haproxy; do RPS[$name]=0; P99[$name]=0; done
+# CPU time: user + system clock ticks of a process and all its threads (fields 14 and 15 of /proc/PID/stat;
+# the command name in field 2 may hold spaces, so the fields are counted after its closing parenthesis).
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'))); done; echo $total; }
+proxy_pids() {
+    case $1 in
+        gateway) echo "$GATEWAY_PID" ;;
+        nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+        haproxy) echo "$HAPROXY_PID" ;;
+    esac
+}
+requests_of() { awk '/requests in/ {print $1}'; }
+# `( COMMAND; times )`: the subshell's last line is its children's user and system time ("0m1.230s 0m0.450s").
+children_cpu_s() { tail -n 1 | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub(/s/, "", a[2]); t += a[1] * 60 + a[2] }; print t }'; }
+us_per() { python3 -c "r=$2; print(f'{$1 * 1e6 / r:.2f}' if r else 'n/a')"; }
+
+declare -A RPS P99 CPU_S REQS
+for name in gateway nginx haproxy; do RPS[$name]=0; P99[$name]=0; CPU_S[$name]=0; REQS[$name]=0; done
 echo "== 1. reverse proxies, wrk -c $CONNECTIONS, ${SECONDS_PER_RUN}s x $ROUNDS rounds, alternating"
 for round in $(seq 1 "$ROUNDS"); do
     # The order rotates every round so no contender always runs first (warm caches) or last.
@@ -130,24 +148,35 @@ for round in $(seq 1 "$ROUNDS"); do
     shift_by=$(( (round - 1) % 3 ))
     for pair in "${pairs[@]:$shift_by}" "${pairs[@]:0:$shift_by}"; do
         name=${pair%%:*}; port=${pair##*:}
+        pids=$(proxy_pids "$name")
+        # shellcheck disable=SC2086 # a list of pids
+        ticks_before=$(cpu_ticks $pids)
         out=$(wrk_run "$port")
-        rps=$(echo "$out" | rps_of); p99=$(echo "$out" | p99_ms_of)
-        printf '  round %d %-8s %10.0f req/s  p99 %7.2f ms\n' "$round" "$name" "$rps" "$p99"
+        # shellcheck disable=SC2086
+        ticks_after=$(cpu_ticks $pids)
+        rps=$(echo "$out" | rps_of); p99=$(echo "$out" | p99_ms_of); requests=$(echo "$out" | requests_of)
+        cpu_s=$(python3 -c "print(($ticks_after - $ticks_before) / $CLK_TCK)")
+        printf '  round %d %-8s %10.0f req/s  p99 %7.2f ms  CPU %6s µs/request\n' "$round" "$name" "$rps" "$p99" "$(us_per "$cpu_s" "$requests")"
         RPS[$name]=$(python3 -c "print(${RPS[$name]} + $rps)")
         P99[$name]=$(python3 -c "print(${P99[$name]} + $p99)")
+        CPU_S[$name]=$(python3 -c "print(${CPU_S[$name]} + $cpu_s)")
+        REQS[$name]=$((${REQS[$name]} + requests))
     done
 done
 ratio() { python3 -c "a=$1; b=$2; print(f'{a/b:.2f}' if b else 'n/a')"; }
 for name in gateway nginx haproxy; do
-    printf '  mean %-8s %10.0f req/s  p99 %7.2f ms\n' "$name" "$(python3 -c "print(${RPS[$name]} / $ROUNDS)")" "$(python3 -c "print(${P99[$name]} / $ROUNDS)")"
+    printf '  mean %-8s %10.0f req/s  p99 %7.2f ms  CPU %6s µs/request\n' "$name" "$(python3 -c "print(${RPS[$name]} / $ROUNDS)")" "$(python3 -c "print(${P99[$name]} / $ROUNDS)")" "$(us_per "${CPU_S[$name]}" "${REQS[$name]}")"
 done
+cpu_ratio() { python3 -c "a=${CPU_S[$1]} / max(${REQS[$1]}, 1); b=${CPU_S[$2]} / max(${REQS[$2]}, 1); print(f'{a/b:.2f}' if b else 'n/a')"; }
 echo "  gateway/nginx   req/s ratio $(ratio "${RPS[gateway]}" "${RPS[nginx]}")   (target >= 1.00)"
 echo "  gateway/nginx   p99 ratio   $(ratio "${P99[gateway]}" "${P99[nginx]}")   (target <= 1.00)"
+echo "  gateway/nginx   CPU per request ratio $(cpu_ratio gateway nginx)   (target <= 1.00)"
+echo "  gateway/haproxy CPU per request ratio $(cpu_ratio gateway haproxy)"
 echo "  gateway/haproxy req/s ratio $(ratio "${RPS[gateway]}" "${RPS[haproxy]}")"
 echo "  gateway/haproxy p99 ratio   $(ratio "${P99[gateway]}" "${P99[haproxy]}")"
 
 echo "== 2. load generators against the origin, $CONNECTIONS connections"
-OURS=0; WRK=0; OHA=0
+OURS=0; WRK=0; OHA=0; OURS_CPU=0; OURS_REQS=0; WRK_CPU=0; WRK_REQS=0
 HAVE_OHA=0; command -v oha >/dev/null && HAVE_OHA=1
 oha_run() {
     oha -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" --no-tui --output-format json "http://127.0.0.1:$1/" 2>/dev/null \
@@ -155,16 +184,22 @@ oha_run() {
 }
 for round in $(seq 1 "$ROUNDS"); do
     # The same client thread count as wrk's -t.
-    "$BIN" load --target "http://127.0.0.1:$ORIGIN_PORT/" --pattern closed --clients "$CONNECTIONS" \
-        --threads "$WRK_THREADS" --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null
+    ours_cpu=$( ( "$BIN" load --target "http://127.0.0.1:$ORIGIN_PORT/" --pattern closed --clients "$CONNECTIONS" \
+        --threads "$WRK_THREADS" --duration "${SECONDS_PER_RUN}s" --quiet --json "$WORK/load.json" >/dev/null; times ) | children_cpu_s)
     ours=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['throughput_rps'])")
-    theirs=$(wrk_run "$ORIGIN_PORT" | rps_of)
+    ours_reqs=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['requests'])")
+    out=$( (wrk_run "$ORIGIN_PORT"; times) )
+    theirs=$(echo "$out" | rps_of); theirs_reqs=$(echo "$out" | requests_of); theirs_cpu=$(echo "$out" | children_cpu_s)
     oha_rps=0
     if [ "$HAVE_OHA" = 1 ]; then oha_rps=$(oha_run "$ORIGIN_PORT" || echo 0); fi
-    printf '  round %d badgateway %10.0f req/s   wrk %10.0f req/s   oha %10.0f req/s\n' "$round" "$ours" "$theirs" "$oha_rps"
+    printf '  round %d badgateway %10.0f req/s (CPU %s µs/request)   wrk %10.0f req/s (CPU %s µs/request)   oha %10.0f req/s\n' \
+        "$round" "$ours" "$(us_per "$ours_cpu" "$ours_reqs")" "$theirs" "$(us_per "$theirs_cpu" "$theirs_reqs")" "$oha_rps"
+    OURS_CPU=$(python3 -c "print($OURS_CPU + $ours_cpu)"); OURS_REQS=$((OURS_REQS + ours_reqs))
+    WRK_CPU=$(python3 -c "print($WRK_CPU + $theirs_cpu)"); WRK_REQS=$((WRK_REQS + theirs_reqs))
     OURS=$(python3 -c "print($OURS + $ours)"); WRK=$(python3 -c "print($WRK + $theirs)"); OHA=$(python3 -c "print($OHA + $oha_rps)")
 done
-echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.00; both with $WRK_THREADS client threads)"
+echo "  badgateway/wrk  req/s ratio $(ratio "$OURS" "$WRK")   (target >= 1.10; both with $WRK_THREADS client threads)"
+echo "  badgateway/wrk  CPU per request: $(us_per "$OURS_CPU" "$OURS_REQS") vs $(us_per "$WRK_CPU" "$WRK_REQS") µs, ratio $(python3 -c "a=$OURS_CPU/max($OURS_REQS,1); b=$WRK_CPU/max($WRK_REQS,1); print(f'{a/b:.2f}' if b else 'n/a')")"
 if [ "$HAVE_OHA" = 1 ]; then
     echo "  badgateway/oha  req/s ratio $(ratio "$OURS" "$OHA")"
 else
@@ -192,5 +227,5 @@ for target in gateway nginx; do
     per_ready=$(python3 -c "print(f'{($at_ready - $before) / max($held, 1):.2f}')")
     per=$(python3 -c "print(f'{($settled - $before) / max($held, 1):.2f}')")
     echo "  $target: $held idle connections, RSS $before -> $at_ready KiB when all are open ($per_ready KiB each),"
-    echo "      $settled KiB after ${IDLE_SETTLE}s idle: $per KiB per connection   (target <= 10 KiB)"
+    echo "      $settled KiB after ${IDLE_SETTLE}s idle: $per KiB per connection   (target <= 2 KiB)"
 done

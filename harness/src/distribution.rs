@@ -73,6 +73,20 @@ pub struct RaceWindowBin {
 }
 
 impl RaceWindowBin {
+    /// The bin `[low, high)` ms with `requests` of which `bad_gateways` got a 502: P(502) and its interval.
+    pub fn counted(low: f64, high: f64, requests: u64, bad_gateways: u64) -> Self {
+        let (p_low, p_high) = wilson_interval(bad_gateways, requests);
+        RaceWindowBin {
+            gap_ms_low: low,
+            gap_ms_high: high,
+            requests,
+            bad_gateways,
+            p: bad_gateways as f64 / requests.max(1) as f64,
+            p_low,
+            p_high,
+        }
+    }
+
     /// The middle of the bin, ms: where a chart puts its point.
     pub fn gap_ms_mid(&self) -> f64 {
         (self.gap_ms_low + self.gap_ms_high) / 2.0
@@ -112,16 +126,12 @@ pub fn race_window(gaps: &GapBins, back: Option<BackTiming>) -> Option<RaceWindo
         .bins()
         .iter()
         .map(|bin| {
-            let (p_low, p_high) = wilson_interval(bin.count.bad_gateways, bin.count.requests);
-            RaceWindowBin {
-                gap_ms_low: bin.low_us as f64 / 1000.0,
-                gap_ms_high: bin.high_us as f64 / 1000.0,
-                requests: bin.count.requests,
-                bad_gateways: bin.count.bad_gateways,
-                p: bin.count.bad_gateways as f64 / bin.count.requests.max(1) as f64,
-                p_low,
-                p_high,
-            }
+            RaceWindowBin::counted(
+                bin.low_us as f64 / 1000.0,
+                bin.high_us as f64 / 1000.0,
+                bin.count.requests,
+                bin.count.bad_gateways,
+            )
         })
         .collect();
     let outside = gaps.outside();
@@ -131,6 +141,38 @@ pub fn race_window(gaps: &GapBins, back: Option<BackTiming>) -> Option<RaceWindo
         bins,
         outside_requests: outside.requests,
         outside_bad_gateways: outside.bad_gateways,
+    })
+}
+
+/// Several runs' race windows as one (`badgateway merge`): the counts of bins with the same edges added and
+/// their P(502) and intervals computed again, bins kept in gap order. `None` unless every run has a window
+/// (agents of one scenario all do); the timeout and round trip are the first window's.
+pub fn merge_race_windows(windows: &[Option<&RaceWindow>]) -> Option<RaceWindow> {
+    let windows: Vec<&RaceWindow> = windows.iter().copied().collect::<Option<_>>()?;
+    let first = windows.first()?;
+    // Keyed by the edges in µs: the edges are whole microseconds (`GapBins`), so equal bins compare equal.
+    let mut counts: std::collections::BTreeMap<(i64, i64), (f64, f64, u64, u64)> =
+        std::collections::BTreeMap::new();
+    for bin in windows.iter().flat_map(|w| &w.bins) {
+        let key = (
+            (bin.gap_ms_low * 1000.0).round() as i64,
+            (bin.gap_ms_high * 1000.0).round() as i64,
+        );
+        let entry = counts
+            .entry(key)
+            .or_insert((bin.gap_ms_low, bin.gap_ms_high, 0, 0));
+        entry.2 += bin.requests;
+        entry.3 += bin.bad_gateways;
+    }
+    Some(RaceWindow {
+        keepalive_timeout_ms: first.keepalive_timeout_ms,
+        link_round_trip_ms: first.link_round_trip_ms,
+        bins: counts
+            .into_values()
+            .map(|(low, high, requests, bad)| RaceWindowBin::counted(low, high, requests, bad))
+            .collect(),
+        outside_requests: windows.iter().map(|w| w.outside_requests).sum(),
+        outside_bad_gateways: windows.iter().map(|w| w.outside_bad_gateways).sum(),
     })
 }
 
@@ -178,6 +220,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(window.link_round_trip_ms, Some(8.0));
+        let twice = merge_race_windows(&[Some(&window), Some(&window)]).unwrap();
+        assert_eq!(twice.bins.len(), window.bins.len());
+        for (one, both) in window.bins.iter().zip(&twice.bins) {
+            assert_eq!(both.requests, 2 * one.requests);
+            assert_eq!(both.bad_gateways, 2 * one.bad_gateways);
+            assert!(both.p_high - both.p_low <= one.p_high - one.p_low);
+        }
+        assert_eq!(merge_race_windows(&[Some(&window), None]), None);
         assert_eq!(window.keepalive_timeout_ms, Some(50.0));
         assert_eq!(
             (window.outside_requests, window.outside_bad_gateways),

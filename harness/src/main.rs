@@ -140,6 +140,19 @@ enum Command {
         /// Result JSON written by `run --json`, `compare --json` or `load --json`.
         result: PathBuf,
     },
+    /// Merge the results of load agents that ran side by side (pods, CI jobs) into one run.
+    ///
+    /// Counts and 502 causes are added; the latency histograms (`latency_histogram`, HdrHistogram V2 deflate)
+    /// are added exactly and the percentiles read from the sum. Prints the merged table as `run` does. Refuses a
+    /// file that is not one run's result, or that has no histogram (written by an older version).
+    Merge {
+        /// Result files written by `load --json` or `run SCENARIO --json`.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write the merged result (the same contract as one run) to this file, atomically.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Drive any HTTP/1.1 target (real nginx/HAProxy/Apache chains) with the same patterns and accounting.
     ///
     /// 502s with an `x-badgateway-cause` header are counted by cause, others as `unclassified`. The target
@@ -377,6 +390,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             },
         ),
         Command::Explain { result } => commands::explain::explain(&result),
+        Command::Merge { files, json } => commands::merge::merge(&files, json.as_ref()),
         Command::Load(args) => commands::load::load(args.with_default_bound()).await,
         Command::Serve {
             tier,

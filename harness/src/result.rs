@@ -41,6 +41,10 @@ pub struct RunResult {
     pub causes: BTreeMap<CauseKey, u64>,
     /// Latency from the intended send time.
     pub latency_ms: LatencyMs,
+    /// The latency histogram behind `latency_ms` (µs), HdrHistogram V2 + DEFLATE in base64
+    /// ([`crate::histogram`]): what `merge` adds up. Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
     /// Requests finished per second of run time.
     pub throughput_rps: f64,
     /// Upstream connections the gateway opened.

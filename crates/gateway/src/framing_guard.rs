@@ -192,6 +192,15 @@ impl FramingTracker {
                 return bytes;
             }
         }
+        if self.line.is_empty()
+            && let Some((end, framing)) = parsed(bytes)
+            && bytes[..end].ends_with(b"\r\n\r\n")
+        {
+            // The whole head is in this read (the usual case): parsed where it is, without a copy or a search
+            // for its end (httparse finds it). Ending in CRLF CRLF, it ends where the search below would end it.
+            self.head_done(framing);
+            return &bytes[end..];
+        }
         let before = self.line.len();
         self.line.extend_from_slice(bytes);
         // Only the new bytes and the three before them can complete the blank line.
@@ -204,8 +213,15 @@ impl FramingTracker {
         };
         let consumed = end - before;
         self.line.truncate(end);
+        self.head_done(parsed(&self.line).map_or(Framing::Unfollowable, |(_, framing)| framing));
+        self.line.clear();
+        &bytes[consumed..]
+    }
+
+    /// Counts a complete head and follows its framing.
+    fn head_done(&mut self, framing: Framing) {
         self.heads += 1;
-        self.state = match framing(&self.line) {
+        self.state = match framing {
             Framing::None => State::Head,
             Framing::Length(0) => State::Head,
             Framing::Length(length) => State::Body { remaining: length },
@@ -217,8 +233,6 @@ impl FramingTracker {
             }
             Framing::Unfollowable => State::Stopped,
         };
-        self.line.clear();
-        &bytes[consumed..]
     }
 
     fn feed_chunk_size<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
@@ -277,21 +291,31 @@ impl FramingTracker {
     }
 }
 
-/// How the complete request head `head` frames its body, as hyper reads it.
-fn framing(head: &[u8]) -> Framing {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    if !matches!(request.parse(head), Ok(httparse::Status::Complete(_))) {
-        return Framing::Unfollowable;
+/// The length of the request head at the start of `bytes` and how it frames its body, as hyper reads it;
+/// `None` when `bytes` holds no complete, valid head.
+fn parsed(bytes: &[u8]) -> Option<(usize, Framing)> {
+    // Uninitialised: zeroing 100 fields for every request cost more than parsing a short head.
+    let mut headers =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(bytes, &mut headers) {
+        Ok(httparse::Status::Complete(length)) => Some((length, framing(&request))),
+        _ => None,
     }
+}
+
+/// How a parsed request head frames its body, as hyper reads it.
+fn framing(request: &httparse::Request<'_, '_>) -> Framing {
     if request.method == Some("CONNECT") {
         return Framing::Unfollowable;
     }
-    let mut lengths = Vec::new();
+    let is_length =
+        |header: &&httparse::Header<'_>| header.name.eq_ignore_ascii_case("content-length");
+    let mut has_length = false;
     let mut chunked = None;
     for header in request.headers.iter() {
-        if header.name.eq_ignore_ascii_case("content-length") {
-            lengths.push(header.value);
+        if is_length(&header) {
+            has_length = true;
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // As hyper: the last Transfer-Encoding header decides, by its last coding.
             chunked = Some(
@@ -303,19 +327,21 @@ fn framing(head: &[u8]) -> Framing {
             );
         }
     }
-    match (chunked, lengths.as_slice()) {
-        (Some(_), [_, ..]) => Framing::Ambiguous,
+    match (chunked, has_length) {
+        (Some(_), true) => Framing::Ambiguous,
         // HTTP/1.0 with Transfer-Encoding, or a coding other than chunked last: hyper answers 400.
-        (Some(true), []) if request.version == Some(1) => Framing::Chunked,
-        (Some(_), []) => Framing::Unfollowable,
-        (None, []) => Framing::None,
-        (None, values) => content_length(values).map_or(Framing::Unfollowable, Framing::Length),
+        (Some(true), false) if request.version == Some(1) => Framing::Chunked,
+        (Some(_), false) => Framing::Unfollowable,
+        (None, false) => Framing::None,
+        // A second pass over the fields instead of a list of the values: no allocation per request.
+        (None, true) => content_length(request.headers.iter().filter(is_length).map(|h| h.value))
+            .map_or(Framing::Unfollowable, Framing::Length),
     }
 }
 
 /// The one length all `Content-Length` values agree on (each may be a list, `5, 5`), or `None` when they
 /// differ or do not parse (hyper answers 400).
-fn content_length(values: &[&[u8]]) -> Option<u64> {
+fn content_length<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<u64> {
     let mut length = None;
     for value in values {
         for item in value.split(|byte| *byte == b',') {

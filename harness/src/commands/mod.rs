@@ -5,6 +5,7 @@ pub mod check;
 pub mod compare;
 pub mod explain;
 pub mod load;
+pub mod merge;
 pub mod probe;
 pub mod real;
 pub mod run;

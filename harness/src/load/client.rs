@@ -100,7 +100,7 @@ impl ClientConnection {
             request_head: RequestHead::new(&target),
             target,
             connection: OpenConnection::default(),
-            response_deadline: Box::pin(tokio::time::sleep(FAR_FUTURE)),
+            response_deadline: unarmed_deadline(),
         }
     }
 
@@ -108,11 +108,7 @@ impl ClientConnection {
     /// includes any delay of ours.
     pub async fn send(&mut self, intended: Instant) -> Record {
         let reused_connection = self.connection.sender.is_some() && self.connection.requests > 0;
-        let now = tokio::time::Instant::now();
-        let deadline = now
-            .checked_add(self.target.timeout)
-            .unwrap_or(now + FAR_FUTURE);
-        self.response_deadline.as_mut().reset(deadline);
+        arm_deadline(&mut self.response_deadline, self.target.timeout);
         let exchanged = tokio::select! {
             biased;
             exchanged = self.connection.exchange(&self.target, self.request_head.as_ref()) => Some(exchanged),
@@ -200,6 +196,19 @@ impl OpenConnection {
         }
         Ok(Outcome::Response { status, cause })
     }
+}
+
+/// A response deadline not armed yet (far in the future), for [`arm_deadline`] to move.
+pub(super) fn unarmed_deadline() -> Pin<Box<Sleep>> {
+    Box::pin(tokio::time::sleep(FAR_FUTURE))
+}
+
+/// Moves a client's one response timer to `timeout` from now (far in the future when that overflows).
+pub(super) fn arm_deadline(deadline: &mut Pin<Box<Sleep>>, timeout: Duration) {
+    let now = tokio::time::Instant::now();
+    deadline
+        .as_mut()
+        .reset(now.checked_add(timeout).unwrap_or(now + FAR_FUTURE));
 }
 
 /// A new connection's sender and the task that drives it.

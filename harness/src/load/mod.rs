@@ -4,8 +4,10 @@
 
 mod client;
 mod config;
+mod raw_client;
 mod workers;
 
 pub use client::{ClientConnection, Target};
 pub use config::{LoadConfig, MAX_THREADS, Pattern};
+pub use raw_client::RawConnection;
 pub use workers::{LoadPlan, RECORD_BATCH, drive};

@@ -6,6 +6,9 @@
 //! hand-over between them can wake a thread on another core. With `threads` set, the clients are dealt round
 //! robin to [`Shards`], threads with a single-threaded runtime each (wrk's `-t`): a client, its connection
 //! and the connection's driver then stay on one thread. Only the batched records cross to the collector.
+//!
+//! Which client: the closed and rate patterns use [`RawConnection`] (request bytes built once, heads parsed
+//! with httparse, as wrk); the idle-gap pattern keeps the hyper client, whose send times it was tuned with.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::client::{ClientConnection, Target};
 use super::config::{LoadConfig, Pattern};
+use super::raw_client::RawConnection;
 use crate::record::Record;
 
 /// A load, resolved against its chain: the pattern, its bounds and the centre of the idle gap.
@@ -153,9 +157,38 @@ struct Worker {
     rng: StdRng,
 }
 
+/// A worker's connection: the hand-spoken client or hyper's (see the module docs for which pattern uses which).
+enum Connection {
+    Raw(RawConnection),
+    Hyper(ClientConnection),
+}
+
+impl Connection {
+    fn for_pattern(pattern: Pattern, target: Target) -> Self {
+        match pattern {
+            Pattern::Closed | Pattern::Rate => Connection::Raw(RawConnection::new(target)),
+            Pattern::IdleGap => Connection::Hyper(ClientConnection::new(target)),
+        }
+    }
+
+    async fn send(&mut self, intended: Instant) -> Record {
+        match self {
+            Connection::Raw(raw) => raw.send(intended).await,
+            Connection::Hyper(hyper) => hyper.send(intended).await,
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Connection::Raw(raw) => raw.close().await,
+            Connection::Hyper(hyper) => hyper.close().await,
+        }
+    }
+}
+
 impl Worker {
     async fn run(mut self) {
-        let mut connection = ClientConnection::new(self.target.clone());
+        let mut connection = Connection::for_pattern(self.plan.pattern, self.target.clone());
         self.send_all(&mut connection).await;
         // Whatever ended the loop, the records of every request it started reach the collector.
         self.flush().await;
@@ -172,7 +205,7 @@ impl Worker {
     }
 
     /// Sends until the budget is spent, the deadline passes or the run is stopped.
-    async fn send_all(&mut self, connection: &mut ClientConnection) {
+    async fn send_all(&mut self, connection: &mut Connection) {
         let mut intended = self.first_send();
         let mut sent: u64 = 0;
         // Idle-gap pattern only: when the previous response on this connection ended, to measure each

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::chain::{BackKind, ChainAccount, FrontKind};
 use crate::distribution::{BackTiming, latency_percentiles, race_window};
+use crate::histogram;
 use crate::record::{CauseKey, ClientError};
 use crate::resources::ResourceUsage;
 use crate::result::{FaultsInjected, LatencyMs, RunResult};
@@ -34,17 +35,16 @@ pub fn build(
             )
         })
         .collect();
-    let quantile = |q: f64| tally.latency_us.value_at_quantile(q) as f64 / 1000.0;
     let latency_ms = if tally.records == 0 {
         LatencyMs::default()
     } else {
-        LatencyMs {
-            p50: quantile(0.50),
-            p90: quantile(0.90),
-            p99: quantile(0.99),
-            max: tally.latency_us.max() as f64 / 1000.0,
-        }
+        histogram::latency_ms(&tally.latency_us)
     };
+    // Encoding an in-memory histogram into a Vec cannot fail short of an allocation failure; a result without
+    // it still holds every other figure, so it is written without the histogram rather than not at all.
+    let latency_histogram = histogram::encode(&tally.latency_us)
+        .inspect_err(|error| tracing::warn!(%error, "result written without its latency histogram"))
+        .ok();
     let gateway = account.and_then(|a| a.gateway.clone()).unwrap_or_default();
     let (timelines, timeline_totals) = match account.and_then(|a| a.timelines.as_ref()) {
         Some(harvests) => {
@@ -66,6 +66,7 @@ pub fn build(
         client_errors,
         causes: tally.causes.clone(),
         latency_ms,
+        latency_histogram,
         throughput_rps: if measured.duration_s > 0.0 {
             tally.records as f64 / measured.duration_s
         } else {

@@ -23,7 +23,21 @@ use crate::scenario::Scenario;
 use contract::build;
 use measure::{chain_target, measure};
 
+pub use measure::Measured;
 pub use subject::{EXTERNAL_DEFAULT_GAP, Subject};
+
+/// The result of a load measured without a chain of ours, as `load --target` builds it, from a tally made
+/// elsewhere: for tests and tools that tally their own records (`merge`'s test builds its runs so).
+pub fn tallied_result(name: String, subject: &Subject<'_>, measured: Measured) -> RunResult {
+    build(
+        name,
+        subject,
+        measured,
+        None,
+        crate::resources::ResourceUsage::default(),
+        false,
+    )
+}
 
 /// The longest the end sample waits for sockets closed by detached tasks (see
 /// [`ResourceMonitor::finish_settled`]).

@@ -145,6 +145,20 @@ pub struct TimelineTotals {
     pub evicted_connections: u64,
 }
 
+/// Two runs' totals together (`badgateway merge`): counts add, the cap is each agent's, so the larger.
+impl std::ops::Add for TimelineTotals {
+    type Output = TimelineTotals;
+
+    fn add(self, other: TimelineTotals) -> TimelineTotals {
+        TimelineTotals {
+            failures: self.failures + other.failures,
+            kept: self.kept + other.kept,
+            cap: self.cap.max(other.cap),
+            evicted_connections: self.evicted_connections + other.evicted_connections,
+        }
+    }
+}
+
 impl Timeline {
     /// The first event of `tier` matching `pick`, with its time.
     pub fn first(&self, tier: Tier, pick: impl Fn(&EventKind) -> bool) -> Option<&TimelineEvent> {
