@@ -1,6 +1,8 @@
 //! `badgateway`: reproduce, measure and prevent the sporadic 502 of two-tier keep-alive proxy chains.
 //! This file is the CLI definition; each command lives in `commands/`.
 
+#[macro_use]
+mod stdout;
 mod commands;
 
 use std::path::PathBuf;
@@ -75,8 +77,9 @@ enum Command {
         #[arg(long)]
         no_mitigations: bool,
         /// Keep the wire story (one timeline across gateway, link and back) of up to N failed requests per run:
-        /// in the JSON, the page, and the first one printed as a ladder. 0 records nothing.
+        /// in the JSON, the page, and the first one printed as a ladder. 0 records nothing; at most 1000.
         #[arg(long, value_name = "N", default_value_t = harness::timelines::DEFAULT_CAP,
+              allow_negative_numbers = true,
               value_parser = clap::value_parser!(u16).range(0..=harness::timelines::MAX_CAP as i64))]
         timelines: u16,
         #[command(flatten)]
@@ -129,7 +132,7 @@ enum Command {
         #[arg(long, default_value = "10%", allow_hyphen_values = true)]
         tolerance: Tolerance,
         /// The absolute part of the p99 tolerance: p99 may rise to `base × (1 + tolerance) + floor`.
-        #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "1ms", value_parser = commands::parse_duration)]
         latency_floor: Duration,
         /// Judge an interrupted (partial) result instead of failing it.
         #[arg(long)]
@@ -168,7 +171,7 @@ enum Command {
         config: PathBuf,
         /// On Ctrl-C or SIGTERM, how long the requests in flight may take to finish before the tier exits
         /// (idle connections are closed at once).
-        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = commands::parse_duration)]
         grace: Duration,
     },
     /// Real stacks: the race through real fronts (nginx, HAProxy, Caddy, Varnish) and backs (Apache, nginx,
@@ -211,16 +214,16 @@ pub struct LoadArgs {
     #[arg(long)]
     requests: Option<u64>,
     /// Wall-clock bound, e.g. `30s` (default 10s when --requests is not given, as wrk's -d).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = commands::parse_duration)]
     duration: Option<Duration>,
     /// Requests per second over all clients (pattern rate).
     #[arg(long)]
     rate: Option<f64>,
     /// Centre of the idle gap (pattern idle-gap): set it to the back's KeepAliveTimeout.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    #[arg(long, value_parser = commands::parse_duration, default_value = "5s")]
     gap: Duration,
     /// Half-width of the idle gap draw.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
+    #[arg(long, value_parser = commands::parse_duration, default_value = "10ms")]
     gap_spread: Duration,
     /// Request method.
     #[arg(long, default_value = "GET")]
@@ -229,7 +232,7 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Whole-response timeout.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = commands::parse_duration, default_value = "30s")]
     timeout: Duration,
     /// Allow a target outside 127.0.0.0/8 and ::1.
     #[arg(long)]

@@ -104,6 +104,11 @@ impl CauseKey {
         }
     }
 
+    /// Whether this is the key of a 502 without a known cause.
+    pub fn is_unclassified(self) -> bool {
+        self == CauseKey::Unclassified
+    }
+
     /// The name, borrowed.
     pub fn as_str(&self) -> &'static str {
         self.name()

@@ -134,6 +134,26 @@ impl FaultsInjected {
 }
 
 impl RunResult {
+    /// The scenario the run stood up, as its settings hold it: our chain's settings are the scenario itself,
+    /// a real-stack run's (`{front, back, scenario}`) hold it under `scenario`. An external target's settings
+    /// (target and load) hold none, and neither parses as a scenario.
+    pub fn scenario_settings(&self) -> &serde_json::Value {
+        match (self.settings.get("front"), self.settings.get("scenario")) {
+            (Some(_), Some(scenario)) => scenario,
+            _ => &self.settings,
+        }
+    }
+
+    /// The front that answered the clients, when a real server's (`nginx`, `haproxy`, ...): its 502s carry no
+    /// `x-badgateway-cause`, so they are all `unclassified` on the client side. `None` for our gateway and for
+    /// an external target.
+    pub fn real_front(&self) -> Option<&str> {
+        self.settings
+            .get("front")
+            .and_then(serde_json::Value::as_str)
+            .filter(|name| *name != "ours")
+    }
+
     /// 502 responses.
     pub fn bad_gateways(&self) -> u64 {
         self.responses.get("502").copied().unwrap_or(0)

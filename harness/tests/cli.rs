@@ -185,3 +185,54 @@ fn a_negative_step_and_a_tolerance_without_percent_are_refused_in_plain_words() 
     assert!(said.contains("tolerance \"10\" has no %"), "{said}");
     assert!(said.contains("write 10%"), "{said}");
 }
+
+#[test]
+fn a_directory_as_output_is_refused_before_the_run() {
+    let dir = scratch_dir("cli-dir-output");
+    let output = badgateway(&["run", "--no-mitigations", "--json", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("is a directory"), "{message}");
+    assert!(message.contains(dir.to_str().unwrap()), "{message}");
+}
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_loses_the_result() {
+    use std::process::Stdio;
+    let json = scratch_dir("cli-closed-stdout").join("run.json");
+    let _ = std::fs::remove_file(&json);
+    let mut child = badgateway_command()
+        .args([
+            "run",
+            "--no-mitigations",
+            "--set",
+            "load.requests=5",
+            "--json",
+        ])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // The reader goes away before the first line, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("the binary ends");
+    let message = stderr(&output);
+    assert!(!message.contains("panicked"), "{message}");
+    // The run's own verdict (0, or 1 when five requests happened to meet no race), never a panic's 101.
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{message}");
+    assert!(json.is_file(), "the result was written: {message}");
+}
+
+#[test]
+fn a_probe_of_a_close_it_cannot_time_names_the_timeout_and_the_scale() {
+    let output = badgateway(&["probe", "--time-scale", "0.1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("back.keepalive_timeout = 5ms"),
+        "{message}"
+    );
+    assert!(message.contains("--time-scale 0.1"), "{message}");
+    assert!(message.contains("round trip (8ms)"), "{message}");
+}

@@ -13,6 +13,7 @@ use crate::real::front::RealFrontSpec;
 use crate::real::{
     apache, caddy, gunicorn, haproxy, nginx, nginx_back, node, tomcat, uvicorn, varnish,
 };
+use crate::scenario::{Scenario, ScenarioError};
 
 /// Which software is the front tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,6 +73,33 @@ impl FrontKind {
     /// The name on the command line and in tables.
     pub fn name(self) -> &'static str {
         self.real().map_or("ours", |spec| spec.server)
+    }
+
+    /// `scenario` as this front can run it: a front with no cap on requests per upstream connection (Caddy,
+    /// Varnish) runs the default cap (`front.max_requests_per_conn = 1000`, nginx's) as 0, unlimited, which is
+    /// what it does anyway, with a note saying so; any other value it cannot express is still refused when the
+    /// front starts. Every other front gets `scenario` unchanged and no note.
+    pub fn expressible(
+        self,
+        scenario: Scenario,
+    ) -> Result<(Scenario, Option<String>), ScenarioError> {
+        let default_cap = gateway::FrontConfig::default().max_requests_per_conn;
+        match self.real() {
+            Some(spec)
+                if !spec.request_limit && scenario.front.max_requests_per_conn == default_cap =>
+            {
+                let note = format!(
+                    "{}: front.max_requests_per_conn = {default_cap} (the default) has no equivalent; run as 0, \
+                     unlimited, which is what {} does",
+                    spec.server, spec.server
+                );
+                Ok((
+                    scenario.with_override("front.max_requests_per_conn=0")?,
+                    Some(note),
+                ))
+            }
+            _ => Ok((scenario, None)),
+        }
     }
 
     /// Whether `front.retry` switches this front's retry mitigation on and off (ours does).
@@ -189,5 +217,27 @@ mod tests {
             error.contains("\"traefik\"") && error.contains("nginx, haproxy, caddy, varnish, ours"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_front_without_a_request_cap_runs_the_default_cap_as_unlimited_and_says_so() {
+        let race = Scenario::default_race().unwrap();
+        for front in [FrontKind::Caddy, FrontKind::Varnish] {
+            let (scenario, note) = front.expressible(race.clone()).unwrap();
+            assert_eq!(scenario.front.max_requests_per_conn, 0);
+            let note = note.unwrap();
+            assert!(
+                note.contains("front.max_requests_per_conn = 1000"),
+                "{note}"
+            );
+        }
+        // A value set on purpose is left for the front's own check to refuse, by name.
+        let five = race.with_override("front.max_requests_per_conn=5").unwrap();
+        let (scenario, note) = FrontKind::Caddy.expressible(five).unwrap();
+        assert_eq!((scenario.front.max_requests_per_conn, note), (5, None));
+        for front in [FrontKind::Nginx, FrontKind::Haproxy, FrontKind::Ours] {
+            let (scenario, note) = front.expressible(race.clone()).unwrap();
+            assert_eq!((scenario.front.max_requests_per_conn, note), (1000, None));
+        }
     }
 }

@@ -34,7 +34,7 @@ pub struct AuditArgs {
     sets: Vec<String>,
     /// Round trip between front and back; a pair is exposed when the front's idle timeout reaches the back's
     /// keep-alive timeout minus 2 × this.
-    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1ms", value_parser = super::parse_duration)]
     rtt: Duration,
     /// The request method the verdict is for (nginx and Go retry only idempotent ones).
     #[arg(long, default_value = "GET")]
@@ -70,11 +70,11 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let result = audit::run(&inputs)?;
-    print!("{}", report::text(&result));
+    say_raw!("{}", report::text(&result));
     if let Some(path) = &args.json {
         write_json_atomically(path, &report::json(&result))
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("audit written to {}", path.display());
+        say!("audit written to {}", path.display());
     }
     if let Some(path) = &args.scenario {
         let index = match args.pair {
@@ -95,7 +95,7 @@ pub fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         }
         let text = scenario::scenario_for(pair, &result.options, args.scale)?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        println!(
+        say!(
             "scenario for pair {} written to {} (× {}): badgateway run {}",
             index + 1,
             path.display(),

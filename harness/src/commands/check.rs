@@ -20,17 +20,17 @@ pub fn check(result: &Path, baseline: Option<&Path>, gate: &Gate) -> anyhow::Res
             }
             Verdict::NotJudged => "--  ",
         };
-        println!("{mark} {}", line.text);
+        say!("{mark} {}", line.text);
     }
     if failed == 0 {
-        println!(
+        say!(
             "check passed: a {} file, {} line(s)",
             result.kind(),
             lines.len()
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("check failed: {failed} of {} line(s)", lines.len());
+        say!("check failed: {failed} of {} line(s)", lines.len());
         Ok(ExitCode::FAILURE)
     }
 }

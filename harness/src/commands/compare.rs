@@ -32,9 +32,9 @@ pub async fn compare(
     )?;
     let scale = shaping.time_scale;
     let cells = matrix(&base, &vary)?;
-    println!("{}: {} cells", base.name, cells.len());
+    say!("{}: {} cells", base.name, cells.len());
     if let Some(header) = shaping.header() {
-        println!("{header}");
+        say!("{header}");
     }
     let options = RunOptions {
         quiet: outputs.quiet,
@@ -51,12 +51,12 @@ pub async fn compare(
         result.cell = cell.values;
         result.time_scale = scale.factor();
         if !outputs.quiet {
-            print!("{}", run_table(&result));
+            say_raw!("{}", run_table(&result));
         }
         results.push(result);
     }
-    println!("\n{}", comparison_table(&results));
-    println!("{}", causes_by_cell(&results));
+    say!("\n{}", comparison_table(&results));
+    say!("{}", causes_by_cell(&results));
     write_outputs(&outputs, &base.name, &results, None, scale)?;
     let violations: Vec<String> = results
         .iter()

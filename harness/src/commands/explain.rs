@@ -18,9 +18,9 @@ pub fn explain(result: &Path) -> anyhow::Result<ExitCode> {
         .map(|document| front_accounts(&document))
         .unwrap_or_default();
     for run in file.runs() {
-        println!("{}", explain_run(run, accounts.get(&run.scenario)));
+        say!("{}", explain_run(run, accounts.get(&run.scenario)));
         if let Some(timeline) = run.timelines.first() {
-            println!("{}", ladder(timeline, run.timeline_totals.as_ref()));
+            say!("{}", ladder(timeline, run.timeline_totals.as_ref()));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -80,7 +80,7 @@ pub async fn load(args: LoadArgs) -> anyhow::Result<ExitCode> {
     };
     let stop = interrupt_signal();
     let result = run_external(&args.target, &load, &target, &options, stop.clone()).await;
-    print!("{}", run_table(&result));
+    say_raw!("{}", run_table(&result));
     write_outputs(
         &args.outputs,
         &args.target,

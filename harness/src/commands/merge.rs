@@ -28,12 +28,12 @@ pub fn merge(files: &[PathBuf], json: Option<&PathBuf>) -> anyhow::Result<ExitCo
         parts.push(Part { name, result });
     }
     let merged = merge_parts(&parts)?;
-    println!("merged {} runs: {}", parts.len(), names(files));
-    print!("{}", run_table(&merged));
+    say!("merged {} runs: {}", parts.len(), names(files));
+    say_raw!("{}", run_table(&merged));
     if let Some(path) = json {
         write_json_atomically(path, &merged)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("result written to {}", path.display());
+        say!("result written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

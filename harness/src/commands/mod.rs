@@ -37,8 +37,20 @@ pub struct Shaping {
     pub preset: Option<Preset>,
     /// Multiply every configured timeout, gap and interval by F (after the preset and the `--set`s); link
     /// latency and the machine's own processing stay as they are. 0.01 replays 60 s as 600 ms.
-    #[arg(long, value_name = "F", default_value = "1")]
+    #[arg(
+        long,
+        value_name = "F",
+        default_value = "1",
+        allow_negative_numbers = true
+    )]
     pub time_scale: TimeScale,
+}
+
+/// A duration on the command line (`500ms`, `2s`, `1m30s`); the error names the value and shows the form.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|error| {
+        format!("{text:?} is not a duration ({error}): write a number with a unit, e.g. 500ms, 2s, 1m30s")
+    })
 }
 
 impl Shaping {
@@ -121,6 +133,15 @@ pub fn exit_status(stop: &ShutdownSignal, violations: &[String]) -> ExitCode {
 /// removed again. An unwritable path is an error naming it, not a lost result after a long run.
 pub fn check_writable<'a>(paths: impl IntoIterator<Item = &'a Path>) -> anyhow::Result<()> {
     for path in paths {
+        // A directory at the path passes the sibling test but cannot be replaced by a file at the end.
+        if path.is_dir() {
+            anyhow::bail!(
+                "cannot write {}: it is a directory; give a file name, e.g. {} (checked before the run, so \
+                 that no result is lost)",
+                path.display(),
+                path.join("result.json").display()
+            );
+        }
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(".tmp");
         let temporary = PathBuf::from(temporary);
@@ -176,13 +197,13 @@ pub fn write_outputs(
             ),
         };
         written.with_context(|| format!("cannot write {}", path.display()))?;
-        println!("result written to {}", path.display());
+        say!("result written to {}", path.display());
     }
     if let Some(path) = &outputs.html {
         let page = html_report(&ReportInput { title, runs, sweep });
         write_atomically(path, &page)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("report written to {}", path.display());
+        say!("report written to {}", path.display());
     }
     Ok(())
 }

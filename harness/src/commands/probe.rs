@@ -12,6 +12,7 @@ use harness::chain::{BackKind, FrontKind};
 use harness::probe::{ProbeResult, ProbeSettings, probe_scenario};
 use harness::report::{escape, probe_page, probe_table};
 use harness::result::write_json_atomically;
+use harness::scenario::Scenario;
 
 use super::{INTERRUPTED, Shaping, check_writable, interrupt_signal, shaped_scenario};
 
@@ -43,7 +44,7 @@ pub struct ProbeArgs {
     bins: usize,
     /// Slack on both ends of the window (default: 2 ms or 4 % of the measured close, whichever is larger, plus
     /// the spread of the close samples).
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
     margin: Option<Duration>,
     /// Write the result (JSON) to this file, atomically.
     #[arg(long, value_name = "FILE")]
@@ -62,8 +63,9 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     )?;
     let stop = interrupt_signal();
     let scenario = shaped_scenario(args.scenario.as_deref(), &args.overrides, &args.shaping)?;
+    refuse_untimeable_close(&scenario, &args.shaping)?;
     if let Some(header) = args.shaping.header() {
-        println!("{header}");
+        say!("{header}");
     }
     let settings = ProbeSettings {
         streams: args.streams,
@@ -81,9 +83,40 @@ pub async fn probe(args: ProbeArgs) -> anyhow::Result<ExitCode> {
         stop,
     )
     .await?;
-    print!("{}", probe_table(&result));
+    say_raw!("{}", probe_table(&result));
     write_outputs(&result, args.json.as_deref(), args.html.as_deref())?;
     Ok(exit_status(&result))
+}
+
+/// What the probe needs on top of the front–back round trip to time the back's close: its direct exchanges
+/// (connect, request, response) and the scheduler's noise take a good part of a millisecond, and a request
+/// through the link must reach the back before the back gives up on the connection.
+const CLOSE_TIMING_MARGIN: Duration = Duration::from_millis(5);
+
+/// Refuses, before anything starts, a back keep-alive timeout the probe cannot time (shorter than the
+/// front–back round trip plus [`CLOSE_TIMING_MARGIN`]: the back would close under the probe's own
+/// exchanges), naming the value and the time scale that made it.
+fn refuse_untimeable_close(scenario: &Scenario, shaping: &Shaping) -> anyhow::Result<()> {
+    let timeout = scenario.back.keepalive_timeout;
+    let round_trip = scenario.front_back_latency() * 2;
+    let shortest = round_trip + CLOSE_TIMING_MARGIN;
+    if !scenario.back.keepalive || timeout >= shortest {
+        return Ok(());
+    }
+    let factor = shaping.time_scale.factor();
+    let scaled = if (factor - 1.0).abs() > f64::EPSILON {
+        format!(" (after --time-scale {factor}, which leaves the link's latency as it is)")
+    } else {
+        String::new()
+    };
+    anyhow::bail!(
+        "back.keepalive_timeout = {}{scaled} is shorter than the probe can time: the link's round trip ({}) \
+         plus {}; the back would close under the probe's own exchanges. Use a larger --time-scale or a longer \
+         back.keepalive_timeout",
+        humantime::format_duration(timeout),
+        humantime::format_duration(round_trip),
+        humantime::format_duration(CLOSE_TIMING_MARGIN)
+    )
 }
 
 fn exit_status(result: &ProbeResult) -> ExitCode {
@@ -113,13 +146,13 @@ fn write_outputs(
     if let Some(path) = json {
         write_json_atomically(path, result)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("result written to {}", path.display());
+        say!("result written to {}", path.display());
     }
     if let Some(path) = html {
         let title = format!("probe {}", result.scenario);
         let page = probe_page(&escape(&title), result);
         std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("report written to {}", path.display());
+        say!("report written to {}", path.display());
     }
     Ok(())
 }

@@ -54,8 +54,9 @@ enum RealAction {
         #[arg(long, short)]
         quiet: bool,
         /// Keep the link's view (and our tiers' where they stand) of up to N failed requests; with a real
-        /// front, a failure is request bytes that crossed the back's FIN or RST on the link. 0 records nothing.
+        /// front, a failure is request bytes that crossed the back's FIN or RST on the link. 0 records nothing; at most 1000.
         #[arg(long, value_name = "N", default_value_t = harness::timelines::DEFAULT_CAP,
+              allow_negative_numbers = true,
               value_parser = clap::value_parser!(u16).range(0..=harness::timelines::MAX_CAP as i64))]
         timelines: u16,
     },
@@ -127,9 +128,13 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
         } => {
             check_writable(json.as_deref())?;
             if let Some(header) = shaping.header() {
-                println!("{header}");
+                say!("{header}");
             }
-            let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
+            let (scenario, note) =
+                front.expressible(shaped_scenario(scenario.as_deref(), &overrides, &shaping)?)?;
+            if let Some(note) = note {
+                say!("{note}");
+            }
             let label = format!("{} ({front}→{back})", scenario.name);
             let options = RunOptions {
                 quiet,
@@ -139,9 +144,9 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             let stop = interrupt_signal();
             let mut run = run_real(&scenario, front, back, &label, &options, stop.clone()).await?;
             run.result.time_scale = shaping.time_scale.factor();
-            print!("{}", real_run_table(&run));
+            say_raw!("{}", real_run_table(&run));
             if let Some(timeline) = run.result.timelines.first() {
-                println!(
+                say!(
                     "\n{}",
                     harness::report::ladder(timeline, run.result.timeline_totals.as_ref())
                 );
@@ -149,7 +154,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             if let Some(path) = json {
                 write_json_atomically(&path, &run)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("result written to {}", path.display());
+                say!("result written to {}", path.display());
             }
             Ok(exit_status(&stop, &scenario.expect.violations(&run.result)))
         }
@@ -164,7 +169,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
         } => {
             check_writable(json.as_deref())?;
             if let Some(header) = shaping.header() {
-                println!("{header}");
+                say!("{header}");
             }
             let scenario = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let stop = interrupt_signal();
@@ -180,13 +185,13 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             };
             let missing = missing_servers(&fronts, &backs);
             if !missing.is_empty() {
-                println!("not installed (their cells fail): {}", missing.join(", "));
+                say!("not installed (their cells fail): {}", missing.join(", "));
                 if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
                     anyhow::bail!("CI: servers missing: {}", missing.join(", "));
                 }
             }
             let cells = matrix_cells(&fronts, &backs);
-            println!("{}: {} cells", scenario.name, cells.len());
+            say!("{}: {} cells", scenario.name, cells.len());
             let options = RunOptions {
                 quiet,
                 label: None,
@@ -203,15 +208,15 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
                 }
                 if !quiet {
                     match &outcome {
-                        CellOutcome::Ran(run) => print!("{}", real_run_table(run)),
+                        CellOutcome::Ran(run) => say_raw!("{}", real_run_table(run)),
                         CellOutcome::Failed { scenario, error } => {
-                            println!("{scenario}: FAILED: {error}");
+                            say!("{scenario}: FAILED: {error}");
                         }
                     }
                 }
                 outcomes.push(outcome);
             }
-            println!("\n{}", fidelity_table(&outcomes));
+            say!("\n{}", fidelity_table(&outcomes));
             if let Some(path) = json {
                 let document = serde_json::json!({
                     "scenario": scenario.name,
@@ -220,7 +225,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
                 });
                 write_json_atomically(&path, &document)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("result written to {}", path.display());
+                say!("result written to {}", path.display());
             }
             Ok(exit_status(&stop, &[]))
         }
@@ -236,7 +241,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
         } => {
             check_writable(json.as_deref())?;
             if let Some(header) = shaping.header() {
-                println!("{header}");
+                say!("{header}");
             }
             let base = shaped_scenario(scenario.as_deref(), &overrides, &shaping)?;
             let offsets = bins.offsets()?;
@@ -245,7 +250,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
                 requests_per_bin,
                 ..
             } = bins;
-            println!(
+            say!(
                 "{}: {} bins of {} requests per back ({}), idle gap = KeepAliveTimeout ({:?}) + offset ± {:?}",
                 base.name,
                 offsets.len(),
@@ -268,14 +273,16 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
             let stop = interrupt_signal();
             let sweeps = sweep_backs(&plan, front, &back, &options, &stop, |back, bin| {
                 if !quiet {
-                    println!(
+                    say!(
                         "  {front}→{back} offset {:+.1} ms: {}/{} 502",
-                        bin.offset_ms, bin.bad_gateways, bin.requests
+                        bin.offset_ms,
+                        bin.bad_gateways,
+                        bin.requests
                     );
                 }
             })
             .await?;
-            println!("\n{}", window_table(&sweeps));
+            say!("\n{}", window_table(&sweeps));
             if let Some(path) = json {
                 let document = serde_json::json!({
                     "scenario": base.name,
@@ -284,7 +291,7 @@ pub async fn real(args: RealArgs) -> anyhow::Result<ExitCode> {
                 });
                 write_json_atomically(&path, &document)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("result written to {}", path.display());
+                say!("result written to {}", path.display());
             }
             Ok(exit_status(&stop, &[]))
         }

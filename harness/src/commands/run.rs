@@ -33,17 +33,17 @@ pub async fn run(
         timelines,
     };
     if !base.description.is_empty() {
-        println!("{}: {}\n", base.name, base.description);
+        say!("{}: {}\n", base.name, base.description);
     }
     if let Some(header) = shaping.header() {
-        println!("{header}\n");
+        say!("{header}\n");
     }
     let mut first = run_scenario(&base, &options, stop.clone()).await?;
     first.time_scale = scale.factor();
-    print!("{}", run_table(&first));
+    say_raw!("{}", run_table(&first));
     print_first_timeline(&first);
     if first.bad_gateways() > 0 {
-        println!("\n{}", explain_result(&first));
+        say!("\n{}", explain_result(&first));
     }
     let violations = base.expect.violations(&first);
     let mut results = vec![first];
@@ -52,28 +52,28 @@ pub async fn run(
             if stop.is_triggered() {
                 break;
             }
-            println!("\n{}: {}", mitigation.name, mitigation.summary);
+            say!("\n{}: {}", mitigation.name, mitigation.summary);
             let variant = mitigation.apply(&base)?;
             let mut result = run_scenario(&variant, &options, stop.clone()).await?;
             result.time_scale = scale.factor();
-            print!("{}", run_table(&result));
+            say_raw!("{}", run_table(&result));
             print_first_timeline(&result);
             results.push(result);
         }
         if !stop.is_triggered() {
-            println!(
+            say!(
                 "\nthe cost of keep-alive off on a closed loop (4 clients, each sends as soon as it has its answer):"
             );
             for keepalive in [true, false] {
                 let variant = closed_loop_variant(&base, keepalive)?;
                 let mut result = run_scenario(&variant, &options, stop.clone()).await?;
                 result.time_scale = scale.factor();
-                print!("{}", run_table(&result));
+                say_raw!("{}", run_table(&result));
                 print_first_timeline(&result);
                 results.push(result);
             }
         }
-        println!("\nside by side:\n{}", comparison_table(&results));
+        say!("\nside by side:\n{}", comparison_table(&results));
     }
     write_outputs(&outputs, &base.name, &results, None, scale)?;
     Ok(exit_status(&stop, &violations))
@@ -82,7 +82,7 @@ pub async fn run(
 /// The run's first kept timeline as a ladder, after its table (nothing when none was kept).
 fn print_first_timeline(result: &RunResult) {
     if let Some(timeline) = result.timelines.first() {
-        println!("\n{}", ladder(timeline, result.timeline_totals.as_ref()));
+        say!("\n{}", ladder(timeline, result.timeline_totals.as_ref()));
     }
 }
 

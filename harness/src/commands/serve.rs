@@ -10,20 +10,20 @@ use super::interrupt_signal;
 
 pub async fn serve(tier: Tier, config: &Path, grace: Duration) -> anyhow::Result<ExitCode> {
     let served = start_tier(tier, config).await?;
-    println!("badgateway {tier:?} listening on {}", served.local_addr());
+    say!("badgateway {tier:?} listening on {}", served.local_addr());
     if let Some(admin) = served.admin_addr() {
-        println!("badgateway {tier:?} admin endpoint on {admin} (GET /metrics)");
+        say!("badgateway {tier:?} admin endpoint on {admin} (GET /metrics)");
     }
     let mut stop = interrupt_signal();
     stop.triggered().await;
-    println!("badgateway {tier:?} stopping: draining requests in flight for up to {grace:?}");
+    say!("badgateway {tier:?} stopping: draining requests in flight for up to {grace:?}");
     let left = served.drain(grace).await;
     if left > 0 {
-        println!(
+        say!(
             "badgateway {tier:?} stopped with {left} client connections still busy after {grace:?}"
         );
     } else {
-        println!("badgateway {tier:?} stopped");
+        say!("badgateway {tier:?} stopped");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -52,7 +52,7 @@ pub async fn sweep(
         requests_per_bin,
         ..
     } = bins;
-    println!(
+    say!(
         "{}: {} bins of {} requests, idle gap = KeepAliveTimeout ({:?}) + offset ± {:?}",
         base.name,
         offsets.len(),
@@ -61,7 +61,7 @@ pub async fn sweep(
         step / 2
     );
     if let Some(header) = shaping.header() {
-        println!("{header}");
+        say!("{header}");
     }
     let options = RunOptions {
         quiet: true,
@@ -78,15 +78,17 @@ pub async fn sweep(
         stop.clone(),
         |bin| {
             if !quiet {
-                println!(
+                say!(
                     "  offset {:+.1} ms: {}/{} 502",
-                    bin.offset_ms, bin.bad_gateways, bin.requests
+                    bin.offset_ms,
+                    bin.bad_gateways,
+                    bin.requests
                 );
             }
         },
     )
     .await?;
-    println!("\n{}", sweep_table(&result));
+    say!("\n{}", sweep_table(&result));
     write_outputs(&outputs, &base.name, &[], Some(&result), shaping.time_scale)?;
     Ok(exit_status(&stop, &[]))
 }

@@ -116,7 +116,7 @@ impl LoadConfig {
         }
         match (self.pattern, self.rate) {
             (Pattern::Rate, None) => {
-                return Err("load.pattern = \"rate\" needs load.rate (requests/s)".to_owned());
+                return Err("load.pattern = \"rate\" needs load.rate (requests/s; --rate N on the command line)".to_owned());
             }
             (_, Some(rate)) if !(rate.is_finite() && rate > 0.0 && rate <= 1_000_000.0) => {
                 return Err(format!(

@@ -46,6 +46,7 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     account: count_causes,
     snapshot: None,
     retry_switch: true,
+    request_limit: false,
 };
 
 /// Refuses `[front]` values Caddy cannot express.

@@ -58,11 +58,7 @@ impl CellSpec {
             } else {
                 "load.method=GET"
             })?;
-        if matches!(self.front, FrontKind::Caddy | FrontKind::Varnish) {
-            scenario.with_override("front.max_requests_per_conn=0")
-        } else {
-            Ok(scenario)
-        }
+        Ok(self.front.expressible(scenario)?.0)
     }
 }
 

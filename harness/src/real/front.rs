@@ -39,4 +39,7 @@ pub struct RealFrontSpec {
     pub snapshot: Option<Snapshot>,
     /// Whether `front.retry` switches the front's own retry on and off (the matrix's retry cells).
     pub retry_switch: bool,
+    /// Whether it can cap the requests per upstream connection (`front.max_requests_per_conn`). One that
+    /// cannot runs the default cap as 0, unlimited, which is what it does ([`crate::chain::FrontKind::expressible`]).
+    pub request_limit: bool,
 }

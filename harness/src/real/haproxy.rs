@@ -37,6 +37,7 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     log: TRAFFIC_LOG,
     snapshot: None,
     retry_switch: true,
+    request_limit: true,
     account: |text| count_causes(LogFormat::HaproxyHttp, text),
 };
 

@@ -37,6 +37,7 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     log: ERROR_LOG,
     snapshot: None,
     retry_switch: true,
+    request_limit: true,
     account: |text| count_causes(LogFormat::NginxError, text),
 };
 /// `keepalive_requests` for "unlimited" (nginx has no 0 = unlimited).

@@ -56,6 +56,7 @@ pub const FRONT: RealFrontSpec = RealFrontSpec {
     account: count_counters,
     snapshot: Some(snapshot),
     retry_switch: false,
+    request_limit: false,
 };
 
 /// Refuses `[front]` values Varnish cannot express.
