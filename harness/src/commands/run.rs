@@ -33,7 +33,14 @@ pub async fn run(
         timelines,
     };
     if !base.description.is_empty() {
-        println!("{}: {}\n", base.name, base.description);
+        println!("{}: {}", base.name, base.description);
+    }
+    if !overrides.is_empty() {
+        println!("overrides: {}", overrides.join(", "));
+        println!("{}", effective_settings(&base));
+    }
+    if !base.description.is_empty() || !overrides.is_empty() {
+        println!();
     }
     if let Some(header) = shaping.header() {
         println!("{header}\n");
@@ -77,6 +84,20 @@ pub async fn run(
     }
     write_outputs(&outputs, &base.name, &results, None, scale)?;
     Ok(exit_status(&stop, &violations))
+}
+
+/// The key settings as they ran (after `--set`), so that the header never contradicts the static description.
+fn effective_settings(scenario: &Scenario) -> String {
+    let keepalive = if scenario.back.keepalive {
+        format!("KeepAliveTimeout {:?}", scenario.back.keepalive_timeout)
+    } else {
+        "back keep-alive off".to_owned()
+    };
+    format!(
+        "effective: {keepalive}, front idle timeout {:?}, front-back link {:?} each way",
+        scenario.front.idle_timeout,
+        scenario.front_back_latency()
+    )
 }
 
 /// The run's first kept timeline as a ladder, after its table (nothing when none was kept).

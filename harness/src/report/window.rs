@@ -27,6 +27,13 @@ struct Series {
     points: Vec<Point>,
 }
 
+impl Series {
+    /// No 502 in any bin: drawn as a thin line without intervals.
+    fn flat(&self) -> bool {
+        self.points.iter().all(|p| p.p == 0.0)
+    }
+}
+
 /// The axes and the vertical lines of one chart.
 struct Frame<'a> {
     caption: String,
@@ -138,13 +145,25 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
     let pad = (high - low) * 0.05;
     // Several series side by side: each moved a little, so that no interval hides another.
     let dodge = (high - low) * 0.004;
-    let centre = (series.len().max(1) - 1) as f64 / 2.0;
+    let centre = (series.iter().filter(|s| !s.flat()).count().max(1) - 1) as f64 / 2.0;
+    // The axis fits the drawn intervals: a series without a 502 draws none.
     let top = series
         .iter()
+        .filter(|s| !s.flat())
         .flat_map(|s| s.points.iter().map(|p| p.high))
         .fold(0.05_f64, f64::max);
     let top = ((top * 1.1 * 20.0).ceil() / 20.0).min(1.0);
-    let names: Vec<(usize, String)> = series.iter().map(|s| (s.style, s.name.clone())).collect();
+    let names: Vec<(usize, String)> = series
+        .iter()
+        .map(|s| {
+            let name = if s.flat() {
+                format!("{} (no 502 at any gap)", s.name)
+            } else {
+                s.name.clone()
+            };
+            (s.style, name)
+        })
+        .collect();
     let legend = legend_height(names.len());
     let mut svg = String::new();
     {
@@ -183,7 +202,17 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
                 ))
                 .map_err(failed)?;
         }
-        for (index, one) in series.iter().enumerate() {
+        // No 502 at any gap: a thin line along zero, under the race curves, with no error bars or markers
+        // to hide them.
+        for one in series.iter().filter(|s| s.flat()) {
+            chart
+                .draw_series(LineSeries::new(
+                    one.points.iter().map(|b| (b.x, b.p)),
+                    SeriesStyle::of(one.style).colour.mix(0.6).stroke_width(1),
+                ))
+                .map_err(failed)?;
+        }
+        for (index, one) in series.iter().filter(|s| !s.flat()).enumerate() {
             let style = SeriesStyle::of(one.style);
             let shift = (index as f64 - centre) * dodge;
             chart
