@@ -121,3 +121,25 @@ fn closed_loop_variant(base: &Scenario, keepalive: bool) -> anyhow::Result<Scena
     variant.expect = Default::default();
     Ok(variant)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_effective_line_follows_the_overrides_not_the_description() {
+        let base = Scenario::default_race().expect("the embedded race parses");
+        let ran = base
+            .with_override("back.keepalive_timeout=100ms")
+            .and_then(|s| s.with_override("link.front_back.latency=1ms"))
+            .expect("the overrides apply");
+        let line = effective_settings(&ran);
+        assert!(line.contains("KeepAliveTimeout 100ms"), "{line}");
+        assert!(line.contains("front-back link 1ms each way"), "{line}");
+        assert_ne!(line, effective_settings(&base));
+        let off = base
+            .with_override("back.keepalive=false")
+            .expect("the override applies");
+        assert!(effective_settings(&off).contains("back keep-alive off"));
+    }
+}

@@ -246,6 +246,13 @@ pub fn causes_chart(results: &[RunResult]) -> Result<String, ChartError> {
     Ok(svg)
 }
 
+fn per_10k(result: &RunResult, cause: &CauseKey) -> f64 {
+    if result.requests == 0 {
+        return 0.0;
+    }
+    result.causes.get(cause).copied().unwrap_or(0) as f64 * 10_000.0 / result.requests as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::wrap;
@@ -266,11 +273,4 @@ mod tests {
             }
         }
     }
-}
-
-fn per_10k(result: &RunResult, cause: &CauseKey) -> f64 {
-    if result.requests == 0 {
-        return 0.0;
-    }
-    result.causes.get(cause).copied().unwrap_or(0) as f64 * 10_000.0 / result.requests as f64
 }

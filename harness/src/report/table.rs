@@ -179,7 +179,7 @@ fn upstream_line(result: &RunResult) -> String {
     };
     let origin = match &tiers.own_origin_back {
         Some(back) => format!("origin not available for {back} (its own application)"),
-        None => format!("origin served {}", count(result.origin_requests, "request")),
+        None => format!("origin served {}", result.origin_requests),
     };
     format!("{front}; {origin}")
 }
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(
             upstream(&table).trim(),
             "upstream        4 connections opened, 1000 requests sent (996 on reused connections), 1 retry; \
-             origin served 1 request"
+             origin served 1"
         );
         assert!(
             !table.contains("  back "),
@@ -325,7 +325,7 @@ mod tests {
             None,
         ));
         assert!(
-            upstream(&real_front).contains("not available for nginx; origin served 1 request"),
+            upstream(&real_front).contains("not available for nginx; origin served 1"),
             "{real_front}"
         );
         let own_origin = run_table(&result(

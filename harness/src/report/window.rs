@@ -7,7 +7,7 @@
 use plotters::prelude::*;
 
 use super::charts::{ChartError, HEIGHT, WIDTH, failed};
-use super::series::{SeriesStyle, legend_below, legend_height};
+use super::series::{SeriesStyle, legend_below_flat, legend_height};
 use crate::result::RunResult;
 use crate::sweep::curve::SweepResult;
 
@@ -153,7 +153,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
         .flat_map(|s| s.points.iter().map(|p| p.high))
         .fold(0.05_f64, f64::max);
     let top = ((top * 1.1 * 20.0).ceil() / 20.0).min(1.0);
-    let names: Vec<(usize, String)> = series
+    let names: Vec<(usize, String, bool)> = series
         .iter()
         .map(|s| {
             let name = if s.flat() {
@@ -161,7 +161,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
             } else {
                 s.name.clone()
             };
-            (s.style, name)
+            (s.style, name, s.flat())
         })
         .collect();
     let legend = legend_height(names.len());
@@ -237,7 +237,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
                 style.draw_marker(&root, chart.backend_coord(&(point.x + shift, point.p)))?;
             }
         }
-        legend_below(&below, &names)?;
+        legend_below_flat(&below, &names)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)
