@@ -411,6 +411,7 @@ fn a_race_window_series_without_a_502_is_a_thin_line_without_intervals() {
     );
     let quiet = with_curves(run("mitigated", 600, &[], 7.0, 0), Some(0.0));
     let alone = run_window_chart(std::slice::from_ref(&race)).expect("a chart");
+    let lone = run_window_chart(std::slice::from_ref(&quiet)).expect("a chart");
     let both = run_window_chart(&[race, quiet]).expect("a chart");
     assert!(
         both.contains("mitigated (no 502 at any gap)"),
@@ -433,6 +434,10 @@ fn a_race_window_series_without_a_502_is_a_thin_line_without_intervals() {
         "no error bars or markers for the flat series: {} shapes vs {} without it",
         shapes(&both),
         shapes(&alone)
+    );
+    assert!(
+        shapes(&lone) > 26 && !lone.contains("(no 502"),
+        "alone, a series without a 502 keeps its intervals (they bound how rare it is)"
     );
 }
 
