@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harness::report::{ReportInput, html_report};
+use harness::report::{ReportInput, html_report, run_window_chart};
 use harness::result::RunResult;
 use harness::run::run_scenario;
 use harness::scenario::Scenario;
@@ -203,13 +203,28 @@ fn sweep() -> SweepResult {
 }
 
 /// Every chart present (`charts`: the figure captions, in order), every run name as text, nothing wider than
-/// the page.
+/// the page (the wire stories included).
 fn check(name: &str, page: &str, charts: &[&str], names: &[&str]) {
     if !chromium_present() {
         return;
     }
     let (dom, overflow) = render(name, page);
-    assert_eq!(dom.matches("<svg").count(), charts.len(), "{name}: charts");
+    // Charts are figures, each with its SVG; a wire story's ladder is an SVG too, inside its `<details>`.
+    let figures = dom
+        .split("<figure")
+        .skip(1)
+        .filter(|rest| {
+            rest.split("</figure>")
+                .next()
+                .is_some_and(|f| f.contains("<svg"))
+        })
+        .count();
+    assert_eq!(figures, charts.len(), "{name}: charts");
+    assert_eq!(
+        dom.matches("<svg").count(),
+        charts.len() + dom.matches("<details").count(),
+        "{name}: every SVG is a chart or a wire story"
+    );
     let captions: Vec<&str> = dom
         .split("<figcaption>")
         .skip(1)
@@ -247,7 +262,12 @@ const RACE_WINDOW: &str = "Race window";
 async fn a_run_page_of_the_default_race_shows_its_distribution_and_race_window() {
     let scenario = Scenario::default_race().expect("the embedded scenario parses");
     let (_shutdown, stop) = Shutdown::new();
-    let result = run_scenario(&scenario, &support::quiet(), stop)
+    // Two failures keep their timelines, so that the page (and its screenshot) has its wire-story section.
+    let options = harness::run::RunOptions {
+        timelines: 2,
+        ..support::quiet()
+    };
+    let result = run_scenario(&scenario, &options, stop)
         .await
         .expect("the default race runs");
     let window = result
@@ -294,6 +314,21 @@ async fn a_run_page_of_the_default_race_shows_its_distribution_and_race_window()
         runs: &runs,
         sweep: None,
     });
+    assert_eq!(
+        runs[0].timelines.is_empty(),
+        runs[0].bad_gateways() == 0,
+        "a run with failures keeps timelines"
+    );
+    assert_eq!(
+        page.matches("<details").count(),
+        runs[0].timelines.len(),
+        "every kept timeline is on the page"
+    );
+    assert_eq!(
+        page.contains("Wire stories"),
+        !runs[0].timelines.is_empty(),
+        "kept timelines get their section"
+    );
     assert!(
         chart_of(&page, RACE_WINDOW).contains("measured idle gap"),
         "the run's race window is drawn against the measured gap, not the sweep's offset"
@@ -365,6 +400,44 @@ fn a_comparison_page_names_every_cell_and_hides_no_column() {
         &page,
         &[BARS, DISTRIBUTION, CAUSES, RACE_WINDOW],
         &names,
+    );
+}
+
+#[test]
+fn a_race_window_series_without_a_502_is_a_thin_line_without_intervals() {
+    let race = with_curves(
+        run("race", 600, &[("reused-closed", 30)], 9.0, 0),
+        Some(0.45),
+    );
+    let quiet = with_curves(run("mitigated", 600, &[], 7.0, 0), Some(0.0));
+    let alone = run_window_chart(std::slice::from_ref(&race)).expect("a chart");
+    let lone = run_window_chart(std::slice::from_ref(&quiet)).expect("a chart");
+    let both = run_window_chart(&[race, quiet]).expect("a chart");
+    assert!(
+        both.contains("mitigated (no 502 at any gap)"),
+        "the legend says why it is flat"
+    );
+    assert!(
+        !both.contains("race (no 502"),
+        "the race curve is not called flat"
+    );
+    // The flat series adds its one line and its legend entry (a thin line and a name), never an error bar
+    // or a marker (26 bins here).
+    let shapes = |svg: &str| {
+        ["<line", "<polygon", "<circle", "<rect"]
+            .iter()
+            .map(|shape| svg.matches(shape).count())
+            .sum::<usize>()
+    };
+    assert!(
+        shapes(&both) == shapes(&alone),
+        "no error bars or markers for the flat series: {} shapes vs {} without it",
+        shapes(&both),
+        shapes(&alone)
+    );
+    assert!(
+        shapes(&lone) > 26 && !lone.contains("(no 502"),
+        "alone, a series without a 502 keeps its intervals (they bound how rare it is)"
     );
 }
 

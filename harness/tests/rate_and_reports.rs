@@ -208,3 +208,25 @@ fn the_gate_applies_the_scenarios_own_expectations() {
     raced.settings = clean.settings.clone();
     assert!(check_files(&ResultFile::Single(Box::new(raced)), None, Tolerance(0.1)).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_targets_table_says_its_chain_counters_were_not_measured() {
+    let load = LoadConfig {
+        pattern: Pattern::Closed,
+        clients: 1,
+        requests: Some(20),
+        ..LoadConfig::default()
+    };
+    let result = external(load, Mix([1, 0, 0, 0, 0])).await;
+    let table = harness::report::run_table(&result);
+    assert!(
+        table.contains("upstream        not measured (external target)"),
+        "{table}"
+    );
+    assert!(!table.contains("0 connections"), "{table}");
+    let rows = harness::report::comparison_table(std::slice::from_ref(&result));
+    assert!(
+        rows.lines().nth(1).is_some_and(|r| r.ends_with("n/a")),
+        "{rows}"
+    );
+}

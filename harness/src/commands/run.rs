@@ -33,7 +33,14 @@ pub async fn run(
         timelines,
     };
     if !base.description.is_empty() {
-        say!("{}: {}\n", base.name, base.description);
+        say!("{}: {}", base.name, base.description);
+    }
+    if !overrides.is_empty() {
+        say!("overrides: {}", overrides.join(", "));
+        say!("{}", effective_settings(&base));
+    }
+    if !base.description.is_empty() || !overrides.is_empty() {
+        say!();
     }
     if let Some(header) = shaping.header() {
         say!("{header}\n");
@@ -79,6 +86,20 @@ pub async fn run(
     Ok(exit_status(&stop, &violations))
 }
 
+/// The key settings as they ran (after `--set`), so that the header never contradicts the static description.
+fn effective_settings(scenario: &Scenario) -> String {
+    let keepalive = if scenario.back.keepalive {
+        format!("KeepAliveTimeout {:?}", scenario.back.keepalive_timeout)
+    } else {
+        "back keep-alive off".to_owned()
+    };
+    format!(
+        "effective: {keepalive}, front idle timeout {:?}, front-back link {:?} each way",
+        scenario.front.idle_timeout,
+        scenario.front_back_latency()
+    )
+}
+
 /// The run's first kept timeline as a ladder, after its table (nothing when none was kept).
 fn print_first_timeline(result: &RunResult) {
     if let Some(timeline) = result.timelines.first() {
@@ -99,4 +120,26 @@ fn closed_loop_variant(base: &Scenario, keepalive: bool) -> anyhow::Result<Scena
     );
     variant.expect = Default::default();
     Ok(variant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_effective_line_follows_the_overrides_not_the_description() {
+        let base = Scenario::default_race().expect("the embedded race parses");
+        let ran = base
+            .with_override("back.keepalive_timeout=100ms")
+            .and_then(|s| s.with_override("link.front_back.latency=1ms"))
+            .expect("the overrides apply");
+        let line = effective_settings(&ran);
+        assert!(line.contains("KeepAliveTimeout 100ms"), "{line}");
+        assert!(line.contains("front-back link 1ms each way"), "{line}");
+        assert_ne!(line, effective_settings(&base));
+        let off = base
+            .with_override("back.keepalive=false")
+            .expect("the override applies");
+        assert!(effective_settings(&off).contains("back keep-alive off"));
+    }
 }

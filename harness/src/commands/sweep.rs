@@ -1,10 +1,12 @@
 //! `badgateway sweep`: the race-window curve.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+
 use harness::report::sweep_table;
 use harness::run::RunOptions;
 use harness::sweep::{Offset, OffsetRange, run_sweep};
@@ -68,7 +70,9 @@ pub async fn sweep(
         label: None,
         timelines: 0,
     };
-    let quiet = outputs.quiet;
+    let progress = !outputs.quiet && std::io::stderr().is_terminal();
+    let total = offsets.len();
+    let mut done = 0;
     let result = run_sweep(
         &base,
         &offsets,
@@ -77,13 +81,16 @@ pub async fn sweep(
         &options,
         stop.clone(),
         |bin| {
-            if !quiet {
-                say!(
-                    "  offset {:+.1} ms: {}/{} 502",
-                    bin.offset_ms,
-                    bin.bad_gateways,
-                    bin.requests
+            // Progress only, overwritten in place: the table below is the one listing of the bins.
+            done += 1;
+            if progress {
+                eprint!(
+                    "\r  bin {done}/{total} (offset {:+.1} ms) done   ",
+                    bin.offset_ms
                 );
+                if done == total {
+                    eprint!("\r{:60}\r", "");
+                }
             }
         },
     )

@@ -34,30 +34,33 @@ const CHAR_PX: f64 = 7.0;
 /// Height of one line of a run name.
 const LINE_PX: i32 = 15;
 
-/// A run name wrapped at spaces (and inside words longer than a line) into lines of `width` characters.
+/// A run name wrapped into lines of about `width` characters, broken only after a space, `+`, `-`, `_` or
+/// `→`, never inside a word: a piece longer than a line gets a line of its own and may run over.
 fn wrap(name: &str, width: usize) -> Vec<String> {
     let width = width.max(4);
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for c in name.chars() {
+        piece.push(c);
+        if matches!(c, ' ' | '+' | '-' | '_' | '→') {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
-    for word in name.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        while word.len() > width {
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            lines.push(word.drain(..width).collect());
+    for piece in pieces {
+        let fits = line.trim_end().chars().count() + piece.trim_end().chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(line.trim_end().to_owned());
+            line.clear();
         }
-        let word: String = word.into_iter().collect();
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
+        line.push_str(&piece);
     }
-    if !line.is_empty() {
-        lines.push(line);
+    if !line.trim().is_empty() {
+        lines.push(line.trim_end().to_owned());
     }
     lines
 }
@@ -248,4 +251,26 @@ fn per_10k(result: &RunResult, cause: &CauseKey) -> f64 {
         return 0.0;
     }
     result.causes.get(cause).copied().unwrap_or(0) as f64 * 10_000.0 / result.requests as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn names_wrap_at_separators_never_inside_a_word() {
+        let lines = wrap("keepalive-race+front-idle-below-back", 30);
+        assert_eq!(lines, ["keepalive-race+front-idle-", "below-back"]);
+        assert_eq!(wrap("retry-idempotent", 15), ["retry-", "idempotent"]);
+        assert_eq!(wrap("nginx → apache", 8), ["nginx →", "apache"]);
+        // A word longer than a line keeps its letters together.
+        assert_eq!(wrap("supercalifragilistic", 6), ["supercalifragilistic"]);
+        for name in ["a_b-c+d e→f", "keepalive-race+front-idle-below-back", "x"] {
+            for width in 4..20 {
+                let joined: String = wrap(name, width).concat();
+                let squeezed: String = name.chars().filter(|c| *c != ' ').collect();
+                assert_eq!(joined.replace(' ', ""), squeezed, "{name} at {width}");
+            }
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub fn html_report(input: &ReportInput<'_>) -> String {
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
          <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;}}\
          pre{{background:#f4f4f4;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere;}}\
-         figure{{margin:1em 0;}}svg{{max-width:100%;height:auto;}}\
+         figure{{margin:1.5em 0 2.5em 0;}}figcaption{{font-size:0.85em;font-style:italic;color:#444;margin:0.3em 0 0 0;}}svg{{max-width:100%;height:auto;}}\
          table{{border-collapse:collapse;width:100%;table-layout:fixed;font-size:0.9em;}}\
          th,td{{border:1px solid #ccc;padding:0.2em 0.4em;text-align:right;overflow-wrap:anywhere;}}th{{font-size:0.85em;}}\
          th:first-child,td:first-child{{text-align:left;width:30%;}}</style>\n</head>\n<body>\n\
@@ -106,15 +106,10 @@ fn comparison(page: &mut String, runs: &[RunResult]) {
          <th>502 / 10k</th><th>truncated</th><th>p50 ms</th><th>p99 ms</th><th>req/s</th><th>conns / req</th></tr>\n",
     );
     for run in runs {
-        let conns_per_request = if run.requests == 0 {
-            0.0
-        } else {
-            run.upstream_connections as f64 / run.requests as f64
-        };
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{:.2}</td>\
-             <td>{:.2}</td><td>{:.1}</td><td>{:.2}</td></tr>",
+             <td>{:.2}</td><td>{:.1}</td><td>{}</td></tr>",
             escape(&run.scenario),
             run.requests,
             run.bad_gateways(),
@@ -124,7 +119,7 @@ fn comparison(page: &mut String, runs: &[RunResult]) {
             run.latency_ms.p50,
             run.latency_ms.p99,
             run.throughput_rps,
-            conns_per_request
+            super::table::conns_per_request(run)
         );
     }
     page.push_str("</table>\n");

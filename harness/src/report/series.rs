@@ -93,15 +93,36 @@ pub fn legend_below(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     entries: &[(usize, String)],
 ) -> Result<(), ChartError> {
-    for (line, (index, name)) in entries.iter().enumerate() {
+    let entries: Vec<(usize, String, bool)> = entries
+        .iter()
+        .map(|(index, name)| (*index, name.clone(), false))
+        .collect();
+    legend_below_flat(area, &entries)
+}
+
+/// [`legend_below`] where an entry marked flat (a series drawn as a thin line without markers) shows a thin
+/// line and no marker, as it is drawn.
+pub fn legend_below_flat(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    entries: &[(usize, String, bool)],
+) -> Result<(), ChartError> {
+    for (line, (index, name, flat)) in entries.iter().enumerate() {
         let style = SeriesStyle::of(*index);
         let y = 10 + line as i32 * LEGEND_LINE_PX as i32;
-        area.draw(&PathElement::new(
-            [(70, y), (100, y)],
-            style.colour.stroke_width(2),
-        ))
-        .map_err(failed)?;
-        style.draw_marker(area, (85, y))?;
+        if *flat {
+            area.draw(&PathElement::new(
+                [(70, y), (100, y)],
+                style.colour.mix(0.6).stroke_width(1),
+            ))
+            .map_err(failed)?;
+        } else {
+            area.draw(&PathElement::new(
+                [(70, y), (100, y)],
+                style.colour.stroke_width(2),
+            ))
+            .map_err(failed)?;
+            style.draw_marker(area, (85, y))?;
+        }
         area.draw(&Text::new(
             name.clone(),
             (110, y - 7),

@@ -2,12 +2,13 @@
 //! per source, and the back's KeepAliveTimeout as a dashed vertical line. A sweep draws its bins against the
 //! gap's offset from the timeout ([`sweep_window_chart`]); a run or a compare cell draws its own
 //! `race_window` against the clients' measured idle gap ([`run_window_chart`]). Both go through
-//! [`window_chart`], so the two cannot drift apart.
+//! [`window_chart`], so the two cannot drift apart. Beside others, a series with no 502 in any bin is a thin
+//! line without intervals or markers, named "(no 502 at any gap)", so that it does not hide the race curve.
 
 use plotters::prelude::*;
 
 use super::charts::{ChartError, HEIGHT, WIDTH, failed};
-use super::series::{SeriesStyle, legend_below, legend_height};
+use super::series::{SeriesStyle, legend_below_flat, legend_height};
 use crate::result::RunResult;
 use crate::sweep::curve::SweepResult;
 
@@ -25,6 +26,13 @@ struct Series {
     style: usize,
     name: String,
     points: Vec<Point>,
+}
+
+impl Series {
+    /// No 502 in any bin: drawn as a thin line without intervals.
+    fn flat(&self) -> bool {
+        self.points.iter().all(|p| p.p == 0.0)
+    }
 }
 
 /// The axes and the vertical lines of one chart.
@@ -135,16 +143,31 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
     } else {
         (low.min(0.0) - 1.0, high.max(0.0) + 1.0)
     };
+    // Beside a race curve, a series with no 502 at all is a thin line: its intervals would only hide the
+    // curve. Alone, it keeps them (they bound how rare the 502 is).
+    let thin = |s: &Series| series.len() > 1 && s.flat();
     let pad = (high - low) * 0.05;
     // Several series side by side: each moved a little, so that no interval hides another.
     let dodge = (high - low) * 0.004;
-    let centre = (series.len().max(1) - 1) as f64 / 2.0;
+    let centre = (series.iter().filter(|s| !thin(s)).count().max(1) - 1) as f64 / 2.0;
+    // The axis fits the drawn intervals: a series without a 502 draws none.
     let top = series
         .iter()
+        .filter(|s| !thin(s))
         .flat_map(|s| s.points.iter().map(|p| p.high))
         .fold(0.05_f64, f64::max);
     let top = ((top * 1.1 * 20.0).ceil() / 20.0).min(1.0);
-    let names: Vec<(usize, String)> = series.iter().map(|s| (s.style, s.name.clone())).collect();
+    let names: Vec<(usize, String, bool)> = series
+        .iter()
+        .map(|s| {
+            let name = if thin(s) {
+                format!("{} (no 502 at any gap)", s.name)
+            } else {
+                s.name.clone()
+            };
+            (s.style, name, thin(s))
+        })
+        .collect();
     let legend = legend_height(names.len());
     let mut svg = String::new();
     {
@@ -183,7 +206,17 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
                 ))
                 .map_err(failed)?;
         }
-        for (index, one) in series.iter().enumerate() {
+        // No 502 at any gap: a thin line along zero, under the race curves, with no error bars or markers
+        // to hide them.
+        for one in series.iter().filter(|s| thin(s)) {
+            chart
+                .draw_series(LineSeries::new(
+                    one.points.iter().map(|b| (b.x, b.p)),
+                    SeriesStyle::of(one.style).colour.mix(0.6).stroke_width(1),
+                ))
+                .map_err(failed)?;
+        }
+        for (index, one) in series.iter().filter(|s| !thin(s)).enumerate() {
             let style = SeriesStyle::of(one.style);
             let shift = (index as f64 - centre) * dodge;
             chart
@@ -208,7 +241,7 @@ fn window_chart(frame: &Frame<'_>, series: &[Series]) -> Result<String, ChartErr
                 style.draw_marker(&root, chart.backend_coord(&(point.x + shift, point.p)))?;
             }
         }
-        legend_below(&below, &names)?;
+        legend_below_flat(&below, &names)?;
         root.present().map_err(failed)?;
     }
     Ok(svg)
