@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use harness::explain::explain_result;
 use harness::mitigation::mitigations_for;
-use harness::report::{comparison_table, ladder, run_table};
+use harness::report::ladder::AfterTable;
+use harness::report::{comparison_table, run_table};
 use harness::result::RunResult;
 use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
@@ -38,10 +39,11 @@ pub async fn run(
     if let Some(header) = shaping.header() {
         println!("{header}\n");
     }
+    let mut after_table = AfterTable::new(timelines);
     let mut first = run_scenario(&base, &options, stop.clone()).await?;
     first.time_scale = scale.factor();
     print!("{}", run_table(&first));
-    print_first_timeline(&first);
+    print_first_timeline(&mut after_table, &first);
     if first.bad_gateways() > 0 {
         println!("\n{}", explain_result(&first));
     }
@@ -57,7 +59,7 @@ pub async fn run(
             let mut result = run_scenario(&variant, &options, stop.clone()).await?;
             result.time_scale = scale.factor();
             print!("{}", run_table(&result));
-            print_first_timeline(&result);
+            print_first_timeline(&mut after_table, &result);
             results.push(result);
         }
         if !stop.is_triggered() {
@@ -69,7 +71,7 @@ pub async fn run(
                 let mut result = run_scenario(&variant, &options, stop.clone()).await?;
                 result.time_scale = scale.factor();
                 print!("{}", run_table(&result));
-                print_first_timeline(&result);
+                print_first_timeline(&mut after_table, &result);
                 results.push(result);
             }
         }
@@ -79,10 +81,10 @@ pub async fn run(
     Ok(exit_status(&stop, &violations))
 }
 
-/// The run's first kept timeline as a ladder, after its table (nothing when none was kept).
-fn print_first_timeline(result: &RunResult) {
-    if let Some(timeline) = result.timelines.first() {
-        println!("\n{}", ladder(timeline, result.timeline_totals.as_ref()));
+/// The run's first kept timeline as a ladder, after its table (or once, that wire stories were off).
+fn print_first_timeline(after_table: &mut AfterTable, result: &RunResult) {
+    if let Some(text) = after_table.text(result) {
+        println!("\n{text}");
     }
 }
 
