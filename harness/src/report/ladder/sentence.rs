@@ -500,4 +500,24 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_link_only_view_says_where_the_link_saw_them_cross() {
+        let mut timeline = race();
+        timeline.view = crate::timelines::View::LinkOnly;
+        timeline.outcome.status = None;
+        timeline.outcome.cause = None;
+        timeline.events = vec![
+            link(-1.0, Direction::ToFront, Segment::Fin, 0, None),
+            link(0.0, Direction::ToBack, Segment::Data, 69, None),
+            link(3.2, Direction::ToFront, Segment::Fin, 0, Some(4_200)),
+        ];
+        let sentence = explain(&timeline);
+        assert!(
+            sentence.starts_with("The back's FIN reached the link 1.0 ms before the request did"),
+            "{sentence}"
+        );
+        assert!(sentence.contains("(4.2 ms on the link)"), "{sentence}");
+        assert!(sentence.contains("in its own log"), "{sentence}");
+    }
 }
