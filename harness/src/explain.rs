@@ -216,6 +216,15 @@ pub fn explain_run(result: &RunResult, front: Option<&FrontAccount>) -> String {
     causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let front_causes = front.map(front_causes_by_count).unwrap_or_default();
     if causes.is_empty() && result.truncated_responses == 0 && front_causes.is_empty() {
+        if result.retries > 0 {
+            let _ = writeln!(
+                out,
+                "{}: no 502, no truncated response in {} requests; {} requests failed on their first \
+                 upstream connection and the gateway retried them on a fresh one, so no client saw those failures",
+                result.scenario, result.requests, result.retries
+            );
+            return out;
+        }
         let _ = writeln!(
             out,
             "{}: nothing to explain: no 502, no truncated response in {} requests",
@@ -276,6 +285,68 @@ pub fn explain_run(result: &RunResult, front: Option<&FrontAccount>) -> String {
             );
         }
     }
+    out
+}
+
+/// What `explain` says of a sweep (`sweep --json`): its requests, 502s and race 502s, and where the race
+/// window peaked; a sweep keeps no wire stories.
+pub fn explain_sweep(sweep: &crate::sweep::SweepResult) -> String {
+    let requests: u64 = sweep.bins.iter().map(|bin| bin.requests).sum();
+    let bad: u64 = sweep.bins.iter().map(|bin| bin.bad_gateways).sum();
+    let race: u64 = sweep.bins.iter().map(|bin| bin.race_bad_gateways).sum();
+    let mut out = format!(
+        "{}: a race-window sweep of {} offsets: {bad} 502 in {requests} requests, {race} of them from the \
+         keep-alive race (reused-closed, reused-reset)",
+        sweep.scenario,
+        sweep.bins.len()
+    );
+    if let Some(peak) = sweep
+        .bins
+        .iter()
+        .filter(|bin| bin.race_bad_gateways > 0)
+        .max_by(|a, b| a.probability.total_cmp(&b.probability))
+    {
+        let _ = write!(
+            out,
+            "; the most likely 502: {:.1} % at an idle gap of {:.1} ms ({:+.1} ms from the back's keep-alive \
+             timeout)",
+            peak.probability * 100.0,
+            peak.gap_ms,
+            peak.offset_ms
+        );
+    }
+    if sweep.interrupted {
+        out.push_str(" (interrupted: a partial sweep)");
+    }
+    out.push_str(
+        ".\n  a sweep keeps no wire stories: `badgateway run --json` a scenario to see its failed requests' timelines\n",
+    );
+    out
+}
+
+/// What `explain` says of a probe (`probe --json`): its verdict, and what its `[expect]` asked.
+pub fn explain_probe(probe: &crate::probe::ProbeResult) -> String {
+    let findings = &probe.probe.findings;
+    let mut out = format!(
+        "{}: probe of {} in front of {}: {}: {} of {} probes failed; a front idle timeout up to {:.1} ms was \
+         measured safe",
+        probe.scenario,
+        probe.front,
+        probe.back,
+        if findings.exposed {
+            "exposed to the keep-alive race"
+        } else {
+            "not exposed"
+        },
+        findings.failures,
+        findings.sent,
+        findings.largest_safe_idle_ms
+    );
+    out.push_str(".\n");
+    for violation in probe.violations() {
+        let _ = writeln!(out, "  - {violation}");
+    }
+    out.push_str("  a probe keeps no wire stories: `badgateway run --json` a scenario to see its failed requests' timelines\n");
     out
 }
 
@@ -345,6 +416,39 @@ mod tests {
         assert!(text.contains("0 502 and 20 truncated responses"), "{text}");
         assert!(text.contains("truncated responses (20)"), "{text}");
         assert!(!text.contains("nothing to explain"), "{text}");
+    }
+
+    #[test]
+    fn retried_failures_are_told_as_retried_not_as_nothing() {
+        let mut clean = result(&[], 0);
+        clean.retries = 86;
+        let text = explain_result(&clean);
+        assert!(!text.contains("nothing to explain"), "{text}");
+        assert!(text.contains("86 requests failed on their first"), "{text}");
+        assert!(text.contains("retried them on a fresh one"), "{text}");
+    }
+
+    #[test]
+    fn a_sweep_is_summed_and_a_probe_judged() {
+        let sweep: crate::sweep::SweepResult = serde_json::from_value(serde_json::json!({
+            "scenario": "s", "keepalive_timeout_ms": 50.0, "interrupted": false,
+            "bins": [
+                {"offset_ms": -1.0, "gap_ms": 49.0, "requests": 100, "bad_gateways": 3,
+                 "race_bad_gateways": 3, "probability": 0.03, "ci_low": 0.0, "ci_high": 0.1, "unaccounted": 0},
+                {"offset_ms": 0.5, "gap_ms": 50.5, "requests": 100, "bad_gateways": 20,
+                 "race_bad_gateways": 19, "probability": 0.19, "ci_low": 0.1, "ci_high": 0.3, "unaccounted": 0}
+            ]
+        }))
+        .expect("a sweep");
+        let text = explain_sweep(&sweep);
+        assert!(
+            text.contains("23 502 in 200 requests, 22 of them"),
+            "{text}"
+        );
+        assert!(
+            text.contains("19.0 % at an idle gap of 50.5 ms (+0.5 ms"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -133,6 +133,30 @@ async fn every_kept_race_timeline_is_in_causal_order() {
                 }
             )
         });
+        // The sentence tells what the ladder shows: a request that reached the back before its close did not
+        // cross the close on the wire.
+        let sentence = harness::report::ladder::explain(timeline);
+        let arrived = timeline
+            .first(Tier::Link, |kind| {
+                matches!(
+                    kind,
+                    EventKind::Delivered {
+                        dir: Direction::ToBack,
+                        segment: Segment::Data,
+                        ..
+                    }
+                )
+            })
+            .filter(|event| event.t_ms >= 0.0)
+            .map(|event| event.t_ms);
+        if arrived.is_some_and(|arrived| arrived <= close) {
+            assert!(
+                sentence.contains("reached the back") && !sentence.contains("crossed"),
+                "{sentence}"
+            );
+        } else {
+            assert!(sentence.contains("crossed it on the wire"), "{sentence}");
+        }
         assert!(
             close - request_delay < write && write < close + fin_delay + 1.0,
             "the write (0) lies in the close window ({:.3}, {:.3}) ms",
@@ -220,6 +244,72 @@ async fn with_recording_off_the_result_has_the_keys_it_always_had() {
     }
     let parsed: RunResult = serde_json::from_value(json).expect("parses without them");
     assert!(parsed.timelines.is_empty() && parsed.timeline_totals.is_none());
+}
+
+/// What the gateway must have recorded of a cause.
+type Recorded = fn(&EventKind) -> bool;
+
+/// A shipped cause scenario, cut to `requests` requests.
+fn shipped(name: &str, requests: u64) -> Scenario {
+    let path = format!(
+        "{}/../scenarios/causes/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("the shipped scenario");
+    Scenario::from_toml(&text, &path)
+        .expect("it parses")
+        .with_override(&format!("load.requests={requests}"))
+        .expect("a request count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_cause_tells_its_own_story_not_a_keepalive_race() {
+    let stories: [(&str, Recorded, &str); 4] = [
+        (
+            "connect-refused",
+            |kind| *kind == EventKind::ConnectFailed { timed_out: false },
+            "connect to the back was refused",
+        ),
+        (
+            "dns-failure",
+            |kind| *kind == EventKind::NotResolved,
+            "did not resolve",
+        ),
+        (
+            "invalid-response",
+            |kind| *kind == EventKind::ReadInvalid,
+            "not an HTTP response head",
+        ),
+        (
+            "fresh-reset",
+            |kind| *kind == EventKind::ReadRst,
+            "The link injected an RST into this fresh connection",
+        ),
+    ];
+    for (name, event, told) in stories {
+        let result = run(&shipped(name, 6), 3).await;
+        let timeline = result
+            .timelines
+            .first()
+            .unwrap_or_else(|| panic!("{name}: a timeline is kept"));
+        assert!(
+            timeline.first(Tier::Gateway, event).is_some(),
+            "{name}: the gateway recorded what it saw: {timeline:#?}"
+        );
+        let sentence = harness::report::ladder::explain(timeline);
+        assert!(sentence.contains(told), "{name}: {sentence}");
+        for race_talk in [
+            "keep-alive",
+            "idle connection",
+            "crossed",
+            "no close by the back",
+        ] {
+            assert!(
+                !sentence.contains(race_talk),
+                "{name}: {race_talk}: {sentence}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

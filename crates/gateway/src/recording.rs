@@ -3,7 +3,8 @@
 //! response head, EOF, RST, nothing in time, a body cut short); per failed request (a 502, a retry, or a
 //! response cut after its head: closed without a complete response for the client) the client's request,
 //! the retry and the answer, with every connection it was tried on. Off (the default), nothing is recorded and
-//! each call costs one branch.
+//! each call costs one branch. A connect that failed (refused, timed out, name not resolved) has no ring: the
+//! failed request records it as its own event.
 //!
 //! The connection's ring lives in its [`crate::upstream_conn::UpstreamConn`], so it goes in and out of the pool
 //! with it and tells the story of the requests before the failure too (the last response, the idle age). A
@@ -61,6 +62,9 @@ pub(crate) fn failed(
     }
     log.record(if timed_out {
         EventKind::ResponseTimeout
+    } else if facts.response_bytes {
+        // What `classify` names `invalid-response`: bytes came, but no usable response head.
+        EventKind::ReadInvalid
     } else if facts.socket_reset {
         EventKind::ReadRst
     } else {
@@ -90,6 +94,16 @@ pub(crate) fn truncated(recorder: &Recorder, log: &mut ConnLog, status: u16) {
             truncated: true,
         },
     });
+}
+
+/// The event of a cause that is a failed connect (no connection was ever opened, so no ring tells it).
+fn connect_failure(cause: Cause) -> Option<EventKind> {
+    match cause {
+        Cause::ConnectRefused => Some(EventKind::ConnectFailed { timed_out: false }),
+        Cause::ConnectTimeout => Some(EventKind::ConnectFailed { timed_out: true }),
+        Cause::DnsFailure => Some(EventKind::NotResolved),
+        _ => None,
+    }
 }
 
 /// A failed request: kept by `recorder` (its first `cap`), with its own events and every attempt's ring.
@@ -122,8 +136,12 @@ impl FailedRequest<'_> {
                     kind: EventKind::Retried,
                 });
             }
+            let now = Instant::now();
+            if let Some(kind) = connect_failure(self.cause) {
+                events.push(Event { at: now, kind });
+            }
             events.push(Event {
-                at: Instant::now(),
+                at: now,
                 kind: EventKind::Answered {
                     status: self.status,
                 },
@@ -142,5 +160,48 @@ impl FailedRequest<'_> {
                 },
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_connect_is_an_event_of_the_request_and_nothing_else_is() {
+        assert_eq!(
+            connect_failure(Cause::ConnectRefused),
+            Some(EventKind::ConnectFailed { timed_out: false })
+        );
+        assert_eq!(
+            connect_failure(Cause::ConnectTimeout),
+            Some(EventKind::ConnectFailed { timed_out: true })
+        );
+        assert_eq!(
+            connect_failure(Cause::DnsFailure),
+            Some(EventKind::NotResolved)
+        );
+        assert_eq!(connect_failure(Cause::ReusedClosed), None);
+    }
+
+    #[test]
+    fn bytes_that_came_are_an_invalid_head_not_an_eof() {
+        let recorder = Recorder::new();
+        recorder.enable(1);
+        let conn = timeline::Conn {
+            local: SocketAddr::from(([127, 0, 0, 1], 1)),
+            peer: SocketAddr::from(([127, 0, 0, 1], 2)),
+        };
+        let mut log = recorder.open(|| Some(conn));
+        let facts = AttemptFacts {
+            reused: false,
+            response_bytes: true,
+            socket_reset: false,
+        };
+        let record = failed(&mut log, facts, false).expect("recording");
+        assert_eq!(
+            record.events.back().map(|event| event.kind),
+            Some(EventKind::ReadInvalid)
+        );
     }
 }

@@ -71,6 +71,15 @@ pub enum EventKind {
     // The gateway, per upstream connection.
     /// The gateway opened this upstream connection.
     Connected,
+    /// The gateway could not open an upstream connection (refused, unreachable, or not within
+    /// `connect_timeout`): no connection exists. Stamped as the gateway gave up on the request, right after
+    /// the failed connect.
+    ConnectFailed {
+        /// The connect did not complete in time (else it was refused or unreachable).
+        timed_out: bool,
+    },
+    /// The back's host name did not resolve (or not within `connect_timeout`): nothing was connected.
+    NotResolved,
     /// The gateway took this connection out of its pool for a request.
     CheckedOut {
         /// How long it sat idle, in microseconds.
@@ -89,6 +98,8 @@ pub enum EventKind {
     ReadEof,
     /// The connection was reset before any response byte.
     ReadRst,
+    /// Bytes arrived that are not a valid HTTP response head (the gateway's `invalid-response`).
+    ReadInvalid,
     /// No response head within the request timeout.
     ResponseTimeout,
     /// The response body failed after its head was sent: the client connection is aborted (the client sees

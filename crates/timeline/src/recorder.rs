@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use crate::event::{Conn, Event};
 use crate::log::{ConnLog, ConnRecord};
@@ -59,6 +60,8 @@ pub struct Harvest {
     pub requests: Vec<RequestRecord>,
     /// Every failed request, kept or not.
     pub failures: u64,
+    /// When the recorder was last enabled (the run's start, as near as the recorder knows it); none if never.
+    pub enabled_at: Option<Instant>,
 }
 
 /// A tier instance's recorder.
@@ -75,6 +78,7 @@ struct Store {
     evicted: u64,
     requests: Vec<RequestRecord>,
     failures: u64,
+    enabled_at: Option<Instant>,
 }
 
 impl Default for Recorder {
@@ -94,13 +98,17 @@ impl Recorder {
                 evicted: 0,
                 requests: Vec::new(),
                 failures: 0,
+                enabled_at: None,
             }),
         }
     }
 
     /// Starts recording connections opened from now on, keeping up to `cap` failed requests; 0 stops it.
     pub fn enable(&self, cap: usize) {
-        self.lock().cap = cap;
+        let mut store = self.lock();
+        store.cap = cap;
+        store.enabled_at = Some(Instant::now());
+        drop(store);
         self.on.store(cap > 0, Ordering::Release);
     }
 
@@ -150,6 +158,7 @@ impl Recorder {
             evicted: store.evicted,
             requests: store.requests.clone(),
             failures: store.failures,
+            enabled_at: store.enabled_at,
         }
     }
 

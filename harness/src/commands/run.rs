@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use harness::explain::explain_result;
 use harness::mitigation::mitigations_for;
-use harness::report::{comparison_table, ladder, run_table};
+use harness::report::ladder::AfterTable;
+use harness::report::{comparison_table, run_table};
 use harness::result::RunResult;
 use harness::run::{RunOptions, run_scenario};
 use harness::scenario::Scenario;
@@ -45,10 +46,11 @@ pub async fn run(
     if let Some(header) = shaping.header() {
         say!("{header}\n");
     }
+    let mut after_table = AfterTable::new(timelines);
     let mut first = run_scenario(&base, &options, stop.clone()).await?;
     first.time_scale = scale.factor();
     say_raw!("{}", run_table(&first));
-    print_first_timeline(&first);
+    print_first_timeline(&mut after_table, &first);
     if first.bad_gateways() > 0 {
         say!("\n{}", explain_result(&first));
     }
@@ -64,7 +66,7 @@ pub async fn run(
             let mut result = run_scenario(&variant, &options, stop.clone()).await?;
             result.time_scale = scale.factor();
             say_raw!("{}", run_table(&result));
-            print_first_timeline(&result);
+            print_first_timeline(&mut after_table, &result);
             results.push(result);
         }
         if !stop.is_triggered() {
@@ -76,7 +78,7 @@ pub async fn run(
                 let mut result = run_scenario(&variant, &options, stop.clone()).await?;
                 result.time_scale = scale.factor();
                 say_raw!("{}", run_table(&result));
-                print_first_timeline(&result);
+                print_first_timeline(&mut after_table, &result);
                 results.push(result);
             }
         }
@@ -100,10 +102,10 @@ fn effective_settings(scenario: &Scenario) -> String {
     )
 }
 
-/// The run's first kept timeline as a ladder, after its table (nothing when none was kept).
-fn print_first_timeline(result: &RunResult) {
-    if let Some(timeline) = result.timelines.first() {
-        say!("\n{}", ladder(timeline, result.timeline_totals.as_ref()));
+/// The run's first kept timeline as a ladder, after its table (or once, that wire stories were off).
+fn print_first_timeline(after_table: &mut AfterTable, result: &RunResult) {
+    if let Some(text) = after_table.text(result) {
+        say!("\n{text}");
     }
 }
 

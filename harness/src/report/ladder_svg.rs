@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use timeline::{Direction, EventKind};
 
 use super::escape;
-use super::ladder::{explain, front_name, headline, label};
+use super::ladder::{explain, front_name, row_label, summary};
 use crate::result::RunResult;
 use crate::timelines::{Tier, Timeline, TimelineEvent};
 
@@ -43,7 +43,7 @@ pub fn timelines_section(runs: &[RunResult]) -> String {
                 section,
                 "<details class=\"timeline\"{open}>\n<summary>{}: {}</summary>\n{}\n<p>{}</p>\n</details>\n",
                 escape(&run.scenario),
-                escape(&headline(timeline)),
+                escape(&summary(timeline)),
                 ladder_svg(timeline, shown),
                 escape(&explain(timeline))
             );
@@ -58,6 +58,7 @@ pub fn ladder_svg(timeline: &Timeline, index: usize) -> String {
     let rows: Vec<&TimelineEvent> = timeline.events.iter().take(MAX_ROWS).collect();
     let height = TOP + ROW * (rows.len() + 1);
     let marker = format!("arrow{index}");
+    let backdrop = format!("label{index}");
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -65,7 +66,8 @@ pub fn ladder_svg(timeline: &Timeline, index: usize) -> String {
          viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">\
          <defs><marker id=\"{marker}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
          markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#c0392b\"/>\
-         </marker></defs>"
+         </marker><filter id=\"{backdrop}\" x=\"-0.02\" y=\"0\" width=\"1.04\" height=\"1\">\
+         <feFlood flood-color=\"#fff\"/><feComposite in=\"SourceGraphic\" operator=\"over\"/></filter></defs>"
     );
     for (x, name) in [
         (GATEWAY_X, front_name(timeline).to_owned()),
@@ -85,10 +87,13 @@ pub fn ladder_svg(timeline: &Timeline, index: usize) -> String {
             height - 8
         );
     }
+    // Lines first, every label after them on a white box as large as its text (the `label` filter), so no
+    // line crosses text.
+    let mut labels = String::new();
     for (row, event) in rows.iter().enumerate() {
         let y = TOP + ROW * row;
         let _ = write!(
-            svg,
+            labels,
             "<text x=\"4\" y=\"{}\" fill=\"#555\">{:+.3} ms</text>",
             y + 4,
             event.t_ms
@@ -106,19 +111,21 @@ pub fn ladder_svg(timeline: &Timeline, index: usize) -> String {
             Tier::Link => (LINK_X, "middle", 0),
             Tier::Back => (BACK_X, "start", 8),
         };
+        // A link label sits above its dot, clear of it.
         let text_y = if event.tier == Tier::Link {
-            y - 4
+            y - 6
         } else {
             y + 4
         };
+        let _ = write!(svg, "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"#222\"/>");
         let _ = write!(
-            svg,
-            "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"#222\"/>\
-             <text x=\"{}\" y=\"{text_y}\" text-anchor=\"{anchor}\">{}</text>",
+            labels,
+            "<text x=\"{}\" y=\"{text_y}\" text-anchor=\"{anchor}\" filter=\"url(#{backdrop})\">{}</text>",
             x as i64 + dx,
-            escape(&label(event))
+            escape(&row_label(timeline, event))
         );
     }
+    svg.push_str(&labels);
     svg.push_str("</svg>");
     svg
 }
@@ -170,6 +177,29 @@ mod tests {
             .count();
         assert_eq!(arrows, 1, "the FIN's crossing");
         assert!(svg.contains("id=\"arrow7\""));
+        // Every line is drawn before every event label, and each label sits on its own white box.
+        let nodes: Vec<roxmltree::Node> = parsed.descendants().collect();
+        let last_line = nodes
+            .iter()
+            .rposition(|node| node.has_tag_name("line"))
+            .unwrap();
+        let labels: Vec<usize> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.attribute("filter") == Some("url(#label7)"))
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(
+            labels.len(),
+            timeline.events.len(),
+            "one boxed label per event"
+        );
+        assert!(labels.iter().all(|&at| at > last_line));
+        assert!(
+            parsed
+                .descendants()
+                .any(|node| node.attribute("id") == Some("label7"))
+        );
     }
 
     #[test]

@@ -32,16 +32,21 @@ pub fn build(harvests: &Harvests) -> (Vec<Timeline>, TimelineTotals) {
         .map(|harvest| harvest.evicted)
         .sum();
     let latency_ms = millis(harvests.link_latency);
+    let run_start = harvests
+        .gateway
+        .iter()
+        .chain(&harvests.links)
+        .find_map(|harvest| harvest.enabled_at);
     let (timelines, failures) = match &harvests.gateway {
         Some(gateway) => (
             gateway
                 .requests
                 .iter()
-                .map(|request| chain_timeline(request, &links, &backs, latency_ms))
+                .map(|request| chain_timeline(request, &links, &backs, latency_ms, run_start))
                 .collect::<Vec<_>>(),
             gateway.failures,
         ),
-        None => link_only::build(&links, &backs, harvests.cap, latency_ms),
+        None => link_only::build(&links, &backs, harvests.cap, latency_ms, run_start),
     };
     let totals = TimelineTotals {
         failures,
@@ -57,6 +62,7 @@ fn chain_timeline(
     links: &[&ConnRecord],
     backs: &[&ConnRecord],
     link_latency_ms: f64,
+    run_start: Option<Instant>,
 ) -> Timeline {
     let received = request.events.first().map(|event| event.at);
     let first_attempt = request.attempts.first();
@@ -100,7 +106,13 @@ fn chain_timeline(
         retried: request.outcome.retried,
         truncated: request.outcome.truncated,
     };
-    story.finish(View::Chain, outcome, request.client, link_latency_ms)
+    story.finish(
+        View::Chain,
+        outcome,
+        request.client,
+        link_latency_ms,
+        run_start,
+    )
 }
 
 fn is_write(kind: &EventKind) -> bool {
@@ -215,6 +227,7 @@ mod tests {
             gateway: Some(Harvest {
                 requests: vec![request],
                 failures: 3,
+                enabled_at: Some(base),
                 ..Harvest::default()
             }),
             links: vec![Harvest {
@@ -264,6 +277,15 @@ mod tests {
             Some(-10.0),
             "starts at the previous request's write"
         );
+    }
+
+    #[test]
+    fn a_timeline_says_when_in_the_run_its_request_was_written() {
+        let (timelines, _) = build(&race());
+        let at_s = timelines[0]
+            .at_s
+            .expect("the gateway's recorder was enabled");
+        assert!((at_s - 0.010).abs() < 1e-9, "{at_s}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub(super) fn build(
     backs: &[&ConnRecord],
     cap: usize,
     link_latency_ms: f64,
+    run_start: Option<std::time::Instant>,
 ) -> (Vec<Timeline>, u64) {
     let mut timelines = Vec::new();
     let mut failures = 0;
@@ -47,7 +48,7 @@ pub(super) fn build(
             retried: false,
             truncated: false,
         };
-        timelines.push(story.finish(View::LinkOnly, outcome, None, link_latency_ms));
+        timelines.push(story.finish(View::LinkOnly, outcome, None, link_latency_ms, run_start));
     }
     (timelines, failures)
 }
@@ -179,7 +180,7 @@ mod tests {
     #[test]
     fn a_request_inside_the_close_window_is_a_crossing() {
         let crossed = link(8);
-        let (timelines, failures) = build(&[&crossed], &[], 20, 4.0);
+        let (timelines, failures) = build(&[&crossed], &[], 20, 4.0, None);
         assert_eq!(failures, 1);
         assert_eq!(timelines[0].view, View::LinkOnly);
         assert_eq!(timelines[0].outcome.status, None);
@@ -189,14 +190,14 @@ mod tests {
     fn a_request_after_the_front_saw_the_fin_or_long_before_the_close_is_not() {
         let late = link(15);
         let early = link(2);
-        let (timelines, failures) = build(&[&late, &early], &[], 20, 4.0);
+        let (timelines, failures) = build(&[&late, &early], &[], 20, 4.0, None);
         assert_eq!((timelines.len(), failures), (0, 0));
     }
 
     #[test]
     fn the_cap_bounds_what_is_kept_not_what_is_counted() {
         let crossed = link(8);
-        let (timelines, failures) = build(&[&crossed, &crossed, &crossed], &[], 2, 4.0);
+        let (timelines, failures) = build(&[&crossed, &crossed, &crossed], &[], 2, 4.0, None);
         assert_eq!((timelines.len(), failures), (2, 3));
     }
 }

@@ -125,6 +125,10 @@ pub struct Timeline {
     pub client: Option<SocketAddr>,
     /// The front–back link's one-way latency, in milliseconds.
     pub link_latency_ms: f64,
+    /// When in the run the failed request was written: seconds from the moment the recorders were enabled
+    /// (the run's start, warm-up included); none when unknown (older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
     /// The connections its events refer to.
     pub connections: Vec<TimelineConn>,
     /// Its events, in time order.

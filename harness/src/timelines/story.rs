@@ -57,13 +57,16 @@ impl Story {
         outcome: TimelineOutcome,
         client: Option<std::net::SocketAddr>,
         link_latency_ms: f64,
+        run_start: Option<Instant>,
     ) -> Timeline {
+        let at_s = run_start.map(|run_start| signed_ms(self.t0, run_start) / 1e3);
         self.events.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
         Timeline {
             view,
             outcome,
             client,
             link_latency_ms,
+            at_s,
             connections: self.connections,
             events: self.events,
         }
