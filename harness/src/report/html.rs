@@ -90,8 +90,15 @@ fn race_window_caption(runs: &[RunResult]) -> String {
         if let Some(window) = run.race_window.as_ref().filter(|w| w.outside_requests > 0) {
             let _ = write!(
                 caption,
-                "; {}: {} requests ({} 502) waited a gap outside the bins, not drawn",
-                run.scenario, window.outside_requests, window.outside_bad_gateways
+                "; {}: {} {} ({} 502) waited a gap outside the bins, not drawn",
+                run.scenario,
+                window.outside_requests,
+                if window.outside_requests == 1 {
+                    "request"
+                } else {
+                    "requests"
+                },
+                window.outside_bad_gateways
             );
         }
     }
