@@ -62,8 +62,9 @@ struct ClientContext {
     peer: SocketAddr,
     ledger: Arc<FramingLedger>,
     exchanges: Arc<Exchanges>,
-    /// The upstream side of a tunnel, set when the service passes a `101` on.
-    tunnel: Arc<std::sync::Mutex<Option<Upstream>>>,
+    /// The upstream side of a tunnel, set when the service passes a `101` on. Boxed: every connection holds
+    /// this slot for its whole life, and a tunnel is rare (the slot is then 8 bytes, not 152).
+    tunnel: Arc<std::sync::Mutex<Option<Box<Upstream>>>>,
 }
 
 /// The request service: the proxy, or the framing guard's `400`. Counts every request and answer.
@@ -81,7 +82,7 @@ async fn handle(
         && let Some(pending) = response.extensions_mut().remove::<PendingTunnel>()
         && let Ok(mut slot) = context.tunnel.lock()
     {
-        *slot = pending.take();
+        *slot = pending.take().map(Box::new);
     }
     context.exchanges.answered.fetch_add(1, Ordering::AcqRel);
     response
@@ -97,7 +98,7 @@ enum Ended {
     Upgraded {
         stream: GuardedStream,
         early: bytes::Bytes,
-        upstream: Upstream,
+        upstream: Box<Upstream>,
     },
 }
 
@@ -134,20 +135,25 @@ pub(crate) async fn serve_client(
                 upstream,
             } => {
                 let stats = context.proxy.stats();
-                tunnel::run(
+                // Boxed: the tunnel's state is the largest of this task's, and a parked connection's task
+                // would otherwise hold room for it (a task is as large as its largest state).
+                Box::pin(tunnel::run(
                     stream.into_inner(),
                     &early,
-                    upstream,
+                    *upstream,
                     limits.idle_timeout,
                     stats,
-                )
+                ))
                 .await;
                 return;
             }
         };
-        match park(stream, &limits, &mut shutdown).await {
-            Some(stream) => io = stream,
-            None => return,
+        if park(&stream, &limits, &mut shutdown).await {
+            io = stream;
+        } else {
+            let mut stream = stream;
+            let _ = stream.shutdown().await;
+            return;
         }
     }
 }
@@ -241,30 +247,19 @@ fn is_idle(context: &ClientContext) -> bool {
     context.ledger.complete_heads() == Some(started) && answered == started
 }
 
-/// Waits, holding only the socket, until the client sends its next request (the socket is handed back), or
-/// until the idle timeout or shutdown (`None`: closed).
+/// Waits, holding only the socket, until the client sends its next request (true: serve it), or until the
+/// idle timeout or shutdown (false: close). The socket is borrowed, so the parked task holds it once.
 async fn park(
-    stream: GuardedStream,
+    stream: &GuardedStream,
     limits: &ClientLimits,
     shutdown: &mut ShutdownSignal,
-) -> Option<GuardedStream> {
+) -> bool {
     // The connection was idle for at least `park_after` already.
     let left = limits.idle_timeout.saturating_sub(limits.park_after);
-    let idle_limit = async {
-        if limits.idle_timeout.is_zero() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(left).await;
-    };
-    let woke = tokio::select! {
+    let limited = !limits.idle_timeout.is_zero();
+    tokio::select! {
         readable = stream.readable() => readable.is_ok(),
-        () = idle_limit => false,
+        () = tokio::time::sleep(left), if limited => false,
         () = shutdown.triggered() => false,
-    };
-    if woke {
-        return Some(stream);
     }
-    let mut stream = stream;
-    let _ = stream.shutdown().await;
-    None
 }
