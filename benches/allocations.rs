@@ -14,6 +14,10 @@ use origin::{Origin, OriginConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "support/response.rs"]
+mod response;
+use response::complete_response;
+
 /// The system allocator, counting allocations (reallocations included) and their bytes.
 struct Counting;
 
@@ -81,24 +85,8 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut [u8]) {
         let n = stream.read(&mut buffer[filled..]).await.expect("reads");
         assert!(n > 0, "the server closed the connection");
         filled += n;
-        let Some(head_end) = buffer[..filled]
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|at| at + 4)
-        else {
-            continue;
-        };
-        let head = std::str::from_utf8(&buffer[..head_end]).expect("a text head");
-        let length: usize = head
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().ok())?
-            })
-            .expect("a Content-Length");
-        if filled >= head_end + length {
-            assert_eq!(filled, head_end + length, "one response per request");
+        if let Some(whole) = complete_response(&buffer[..filled]) {
+            assert_eq!(filled, whole, "one response per request");
             return;
         }
     }

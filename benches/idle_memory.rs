@@ -17,6 +17,10 @@ use std::time::Duration;
 use gateway::{FrontConfig, Gateway};
 use origin::{Origin, OriginConfig};
 
+#[path = "support/response.rs"]
+mod response;
+use response::complete_response;
+
 /// Blocks up to this size are counted per exact size; larger ones in the last slot.
 const SIZES: usize = 64 * 1024;
 
@@ -135,23 +139,7 @@ fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut [u8]) {
         let n = stream.read(&mut buffer[filled..]).expect("reads");
         assert!(n > 0, "the server closed the connection");
         filled += n;
-        let Some(head_end) = buffer[..filled]
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|at| at + 4)
-        else {
-            continue;
-        };
-        let head = std::str::from_utf8(&buffer[..head_end]).expect("a text head");
-        let length: usize = head
-            .lines()
-            .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().ok())?
-            })
-            .expect("a Content-Length");
-        if filled >= head_end + length {
+        if complete_response(&buffer[..filled]).is_some() {
             return;
         }
     }
