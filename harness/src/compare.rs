@@ -30,6 +30,15 @@ impl std::str::FromStr for Variation {
         if key.trim().is_empty() || values.is_empty() {
             return Err(format!("--vary {text:?}: expected key=v1,v2,..."));
         }
+        if let Some(twice) = values
+            .iter()
+            .enumerate()
+            .find_map(|(at, value)| values[..at].contains(value).then_some(value))
+        {
+            return Err(format!(
+                "--vary {text:?}: {twice:?} is given twice (two cells of the same name would run the same chain)"
+            ));
+        }
         Ok(Self {
             key: key.trim().to_owned(),
             values,
@@ -80,7 +89,10 @@ pub fn matrix(base: &Scenario, variations: &[Variation]) -> Result<Vec<Cell>, Sc
         if cells.len() > MAX_CELLS {
             return Err(ScenarioError::Invalid {
                 origin: base.name.clone(),
-                message: format!("the --vary matrix has more than {MAX_CELLS} cells"),
+                message: format!(
+                    "the --vary matrix has at least {} cells, more than {MAX_CELLS}: vary fewer keys or values",
+                    cells.len()
+                ),
             });
         }
     }
@@ -120,5 +132,7 @@ mod tests {
     fn malformed_vary_is_rejected() {
         assert!("front.retry".parse::<Variation>().is_err());
         assert!("=a,b".parse::<Variation>().is_err());
+        let twice = "back.keepalive=true,true".parse::<Variation>().unwrap_err();
+        assert!(twice.contains("\"true\" is given twice"), "{twice}");
     }
 }

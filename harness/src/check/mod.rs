@@ -212,6 +212,17 @@ pub fn judge_run(result: &RunResult, baseline: Option<&RunResult>, gate: &Gate) 
         }
     }
     if let Some(base) = baseline {
+        if base.scenario != result.scenario {
+            lines.push(CheckLine::new(
+                Verdict::NotJudged,
+                prefix,
+                format!(
+                    "the baseline is another scenario ({}): compared anyway, but the figures of two different \
+                     chains say little about a regression",
+                    base.scenario
+                ),
+            ));
+        }
         lines.push(rate_line(prefix, result, base));
         lines.push(p99_line(prefix, result, base, gate));
         lines.push(throughput_line(prefix, result, base, gate.tolerance));
@@ -552,5 +563,21 @@ mod tests {
                 .any(|l| l.verdict == Verdict::Fail && l.text.contains("at least 1 502")),
             "{lines:?}"
         );
+    }
+
+    #[test]
+    fn a_baseline_of_another_scenario_is_said_and_one_of_the_same_is_not() {
+        let gate = Gate::with_tolerance(Tolerance(0.1));
+        let run = real_front_result("nginx", 20);
+        let mut other = run.clone();
+        other.scenario = "keepalive-off".to_owned();
+        let said = |lines: &[CheckLine]| {
+            lines.iter().any(|l| {
+                l.verdict == Verdict::NotJudged
+                    && l.text.contains("another scenario (keepalive-off)")
+            })
+        };
+        assert!(said(&judge_run(&run, Some(&other), &gate)));
+        assert!(!said(&judge_run(&run, Some(&run), &gate)));
     }
 }
