@@ -208,8 +208,9 @@ fi
 
 echo "== 3. RSS with $IDLE_CLIENTS idle client keep-alive connections"
 # Measured when every connection is open and idle ("ready"), and again IDLE_SETTLE seconds later: an idle
-# connection of our gateway gives its HTTP buffers back after `client_park_after` (250 ms by default), and the
-# allocator returns the freed pages to the system shortly after.
+# connection of our gateway gives its HTTP buffers back after `client_park_after` (250 ms by default), so does
+# each pooled upstream connection the burst opened (`upstream_park_after`), and each worker thread gives the
+# freed pages back to the system 200 ms after connections parked on it (mimalloc's mi_collect).
 IDLE_SETTLE=${IDLE_SETTLE:-3}
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 nginx_rss() { local total=0; for pid in $(pgrep -P "$NGINX_PID") "$NGINX_PID"; do total=$((total + $(rss_kib "$pid"))); done; echo $total; }

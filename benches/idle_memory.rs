@@ -220,5 +220,31 @@ fn main() {
         Duration::from_millis(300),
     );
     runtime.block_on(unparked.stop());
+    measure_pool(&runtime, origin.local_addr());
     runtime.block_on(origin.stop());
+}
+
+/// The heap one idle pooled upstream connection holds, before and after it parks.
+fn measure_pool(runtime: &tokio::runtime::Runtime, origin: SocketAddr) {
+    let park_after = Duration::from_millis(250);
+    let pool = runtime.block_on(async {
+        gateway::bench_api::BenchPool::parking(CONNECTIONS, Duration::from_secs(3600), park_after)
+    });
+    // Warm-up: one connection opened and parked, so lazily built state exists before the baseline.
+    runtime.block_on(pool.fill(origin, 1));
+    std::thread::sleep(park_after + Duration::from_millis(300));
+    let (mut base, mut idle, mut parked) = (empty(), empty(), empty());
+    snapshot(&mut base);
+    runtime.block_on(pool.fill(origin, CONNECTIONS));
+    std::thread::sleep(Duration::from_millis(50));
+    snapshot(&mut idle);
+    std::thread::sleep(park_after + Duration::from_millis(300));
+    snapshot(&mut parked);
+    println!(
+        "upstream pool, upstream_park_after 250 ms ({CONNECTIONS} idle pooled connections, {} parked):",
+        pool.parked() - 1
+    );
+    report("idle at once", &base, &idle, CONNECTIONS);
+    report("parked", &base, &parked, CONNECTIONS);
+    runtime.block_on(async { pool.close() });
 }

@@ -289,9 +289,18 @@ enum LogFormat {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Gives the calling thread's freed pages back to the system at once. The gateway runs it on a worker thread
+/// shortly after client connections parked there (`gateway::set_memory_trim`): that thread may then stay idle
+/// for minutes, and mimalloc gives pages back only on a later allocation or free.
+fn trim_memory() {
+    // SAFETY: `mi_collect` takes no pointer and may run on any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log, cli.log_format);
+    gateway::set_memory_trim(trim_memory);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.worker_threads {
         builder.worker_threads(usize::from(threads));

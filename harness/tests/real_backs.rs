@@ -89,12 +89,17 @@ async fn each_real_back_closes_an_idle_connection_with_a_fin_after_its_setting()
             close.kind()
         );
         assert_eq!(close.kind(), CloseKind::Fin, "{back}");
-        // Node 20 adds an internal second to keepAliveTimeout; everyone else closes on the setting. The probe
-        // reads the response late on a loaded machine, so a count, not one reading: 4 of 5 in the band.
-        let (low, high) = if back == BackKind::Node {
-            (1_900.0, 2_200.0)
-        } else {
-            (990.0, 1_200.0)
+        // Node 20 adds an internal second to keepAliveTimeout. gunicorn's gthread worker looks for expired
+        // keep-alive connections once per round of its `select(1.0)` loop (gthread.py, `murder_keepalived`): a
+        // round that began before the response was written finds the connection a few microseconds short of
+        // its timeout, so the close comes at the setting or one second later, by the phase of that loop (seen
+        // here: 2 of 5 at 1001 ms, 3 at 2001 ms on a loaded machine). Everyone else closes on the setting.
+        // The probe reads the response late on a loaded machine, so a count, not one reading: 4 of 5 in the
+        // band.
+        let (low, high) = match back {
+            BackKind::Node => (1_900.0, 2_200.0),
+            BackKind::Gunicorn => (990.0, 2_200.0),
+            _ => (990.0, 1_200.0),
         };
         let in_band = |low: f64, high: f64| {
             close

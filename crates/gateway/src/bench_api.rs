@@ -25,6 +25,11 @@ impl BenchPool {
     /// An empty pool (one member) keeping up to `max_idle` connections for `idle_timeout`. Needs a tokio
     /// runtime: the pool spawns its reaper.
     pub fn new(max_idle: usize, idle_timeout: Duration) -> BenchPool {
+        BenchPool::parking(max_idle, idle_timeout, Duration::ZERO)
+    }
+
+    /// [`BenchPool::new`], parking a connection once it sat idle `park_after` (zero: never).
+    pub fn parking(max_idle: usize, idle_timeout: Duration, park_after: Duration) -> BenchPool {
         BenchPool {
             pool: UpstreamPool::new(
                 1,
@@ -34,6 +39,7 @@ impl BenchPool {
                     max_idle_per_backend: max_idle,
                     max_requests_per_conn: 0,
                     keep_alive_hint_margin: None,
+                    park_after,
                 },
             ),
         }
@@ -61,6 +67,11 @@ impl BenchPool {
             }
             None => false,
         }
+    }
+
+    /// Idle connections parked so far.
+    pub fn parked(&self) -> u64 {
+        self.pool.stats().parked
     }
 
     /// Idle connections now.

@@ -29,6 +29,8 @@ pub(crate) enum SendError {
     Timeout,
     /// hyper gave up on the exchange.
     Hyper(hyper::Error),
+    /// The connection was parked and its socket had closed when it was woken: nothing was written.
+    Closed,
 }
 
 /// What the proxy knew about the attempt when it failed.
@@ -47,6 +49,7 @@ pub(crate) fn classify(error: &SendError, facts: AttemptFacts) -> Cause {
     match error {
         SendError::Timeout => Cause::ResponseTimeout,
         SendError::Hyper(error) => classify_hyper(error, facts),
+        SendError::Closed => classify_error(&io::Error::from(io::ErrorKind::UnexpectedEof), facts),
     }
 }
 

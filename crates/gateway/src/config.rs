@@ -100,6 +100,12 @@ pub struct FrontConfig {
     /// timer wake-ups; a parked connection costs one hyper rebuild when it wakes. 0 = never. Default 250 ms.
     #[serde(with = "humantime_serde")]
     pub client_park_after: Duration,
+    /// A pooled upstream connection idle this long gives hyper's buffers and request channel (about 24 KiB)
+    /// back and its driver watches the bare socket; it is handed out as before and wakes on its first use (one
+    /// hyper rebuild, on the thread that owns it). A backend's close of a parked connection is seen when it
+    /// arrives, as hyper sees it on an unparked one. 0 = never. Default 250 ms.
+    #[serde(with = "humantime_serde")]
+    pub upstream_park_after: Duration,
     /// Client connections held at once; one over the limit is answered `503` with `Connection: close` and
     /// closed, never queued in the kernel's backlog. 0 = unlimited. Default 16384 (nginx: `worker_connections`
     /// × workers; keep it under the process's file-descriptor limit).
@@ -147,6 +153,7 @@ impl Default for FrontConfig {
             cause_header: true,
             client_idle_timeout: Duration::from_secs(120),
             client_park_after: Duration::from_millis(250),
+            upstream_park_after: Duration::from_millis(250),
             max_client_connections: 16384,
             worker_threads: 0,
             max_body_bytes: 8 * 1024 * 1024,

@@ -26,6 +26,7 @@ mod classify;
 mod config;
 mod framing_guard;
 mod health;
+mod memory_trim;
 mod metrics;
 mod pool;
 mod probe;
@@ -47,6 +48,7 @@ pub use config::{
     DnsConfig, DnsMode, FrontConfig, MAX_WORKER_THREADS, ProbeConfig, RetryPolicy, StatusRange,
 };
 pub use health::{HealthReport, HealthState, LastProbe, MemberHealth};
+pub use memory_trim::{TRIM_DELAY, set_memory_trim};
 pub use pool::PoolStats;
 pub use resolve::{Resolve, ResolveError, ResolveFuture, SystemResolver, TableResolver};
 
@@ -184,6 +186,7 @@ impl Gateway {
                 keep_alive_hint_margin: config
                     .honor_keep_alive_hint
                     .then_some(config.keep_alive_hint_margin),
+                park_after: config.upstream_park_after,
             },
         );
         let stats = Arc::new(Stats::default());

@@ -10,6 +10,11 @@
 //! does with its upstream keepalive cache): it is the least likely to have been closed by the backend's
 //! keep-alive timeout.
 //!
+//! The reaper also parks a connection idle for `park_after` (250 ms by default): hyper's buffers and request
+//! channel, about 24 KiB, are freed and the driver watches the bare socket (`UpstreamConn::park`); a parked
+//! connection is handed out like any other and wakes on its first use. A backend's close of a parked
+//! connection is seen as soon as it arrives, as hyper would see it, so checkout skips it the same way.
+//!
 //! The reaper makes the "front idle timeout below the back's" mitigation real: with it, the *front* closes an
 //! idle connection before the back's `KeepAliveTimeout` can, so no request can meet the back's close. It is one
 //! task per pool that sleeps until the earliest expiry and is woken by a [`Notify`] on checkin; it holds only a
@@ -113,6 +118,8 @@ pub(crate) struct PoolLimits {
     /// `Some(margin)` with `honor_keep_alive_hint`: a hinted connection is not handed out past its hinted
     /// timeout minus `margin`, and not taken back at all when the hint is not above the margin.
     pub(crate) keep_alive_hint_margin: Option<Duration>,
+    /// An idle connection this old is parked (see [`UpstreamConn::park`]); zero = never.
+    pub(crate) park_after: Duration,
 }
 
 /// The pool's own counters, for tuning and tests.
@@ -130,6 +137,9 @@ pub struct PoolStats {
     pub discarded_closed: u64,
     /// Connections closed by the reaper after `idle_timeout`.
     pub reaped: u64,
+    /// Idle connections parked after `upstream_park_after` (their hyper buffers freed; each wakes when it is
+    /// next handed out).
+    pub parked: u64,
     /// Connections not taken back at checkin (`Connection: close`, request limit, pool full, closed).
     pub refused_checkins: u64,
 }
@@ -154,9 +164,13 @@ struct PoolShared {
     /// The reaper may be waiting without a deadline: set before it looks at the stacks, cleared when it finds
     /// an idle connection or when a checkin wakes it.
     reaper_idle: AtomicBool,
+    /// The same for parking: the reaper may be waiting with no park due; a checkin then wakes it, since the
+    /// connection it brings must park long before the earliest expiry the reaper waits for.
+    reaper_parks_nothing: AtomicBool,
     discarded_expired: AtomicU64,
     discarded_closed: AtomicU64,
     reaped: AtomicU64,
+    parked: AtomicU64,
     refused_checkins: AtomicU64,
     refused_by_hint: AtomicU64,
 }
@@ -180,9 +194,11 @@ impl UpstreamPool {
             wake: wake.clone(),
             closed: AtomicBool::new(false),
             reaper_idle: AtomicBool::new(false),
+            reaper_parks_nothing: AtomicBool::new(false),
             discarded_expired: AtomicU64::new(0),
             discarded_closed: AtomicU64::new(0),
             reaped: AtomicU64::new(0),
+            parked: AtomicU64::new(0),
             refused_checkins: AtomicU64::new(0),
             refused_by_hint: AtomicU64::new(0),
         });
@@ -278,11 +294,13 @@ impl UpstreamPool {
                 self.shared.refused_checkins.fetch_add(1, Ordering::Relaxed);
                 drop(conn);
             }
-            // Only a reaper waiting with no deadline needs a wake-up: one with a deadline already wakes before
-            // this connection (whose expiry is the latest of all) can expire. Waking it on every checkin would
-            // cost a task switch and a pass over the pool per request.
+            // Only a reaper waiting with no deadline (or, with parking, no park due) needs a wake-up: one with a
+            // deadline already wakes before this connection (whose expiry and park are the latest of all) is
+            // due. Waking it on every checkin would cost a task switch and a pass over the pool per request.
             None => {
-                if self.shared.reaper_idle.swap(false, Ordering::AcqRel) {
+                let idle = take_flag(&self.shared.reaper_idle);
+                let parks_nothing = take_flag(&self.shared.reaper_parks_nothing);
+                if idle || parks_nothing {
                     self.shared.wake.notify_one();
                 }
             }
@@ -313,6 +331,7 @@ impl UpstreamPool {
             discarded_expired: self.shared.discarded_expired.load(Ordering::Relaxed),
             discarded_closed: self.shared.discarded_closed.load(Ordering::Relaxed),
             reaped: self.shared.reaped.load(Ordering::Relaxed),
+            parked: self.shared.parked.load(Ordering::Relaxed),
             refused_checkins: self.shared.refused_checkins.load(Ordering::Relaxed),
             refused_by_hint: self.shared.refused_by_hint.load(Ordering::Relaxed),
         }
@@ -332,15 +351,21 @@ impl PoolShared {
         self.lock(listener::shard_index())
     }
 
-    /// Closes the idle connections whose age reached `idle_timeout`; returns the earliest expiry left.
+    /// Closes the idle connections whose age reached `idle_timeout` and parks those idle for `park_after`;
+    /// returns the earliest expiry left and the earliest park due.
     ///
     /// Marks the reaper idle *before* looking and clears the mark when it finds a connection: a checkin into
     /// stacks already looked at then sees the mark and wakes the reaper, so no connection can sit unreaped.
-    fn reap_expired(&self, now: Instant) -> Option<Instant> {
+    fn reap_expired(&self, now: Instant) -> (Option<Instant>, Option<Instant>) {
         let idle_timeout = self.limits.idle_timeout;
+        let park_after = self.limits.park_after;
         self.reaper_idle.store(true, Ordering::Release);
+        self.reaper_parks_nothing
+            .store(!park_after.is_zero(), Ordering::Release);
         let mut expired = Vec::new();
         let mut next_expiry: Option<Instant> = None;
+        let mut next_park: Option<Instant> = None;
+        let mut parked = 0u64;
         for shard in 0..self.shards.len() {
             let mut stacks = self.lock(shard);
             for stack in stacks.iter_mut() {
@@ -351,19 +376,43 @@ impl PoolShared {
                     let expiry = oldest.idle_since + idle_timeout;
                     next_expiry = Some(next_expiry.map_or(expiry, |next| next.min(expiry)));
                 }
+                if park_after.is_zero() {
+                    continue;
+                }
+                for conn in stack.iter_mut().filter(|conn| !conn.conn.is_parked()) {
+                    let due = conn.idle_since + park_after;
+                    if due <= now {
+                        conn.conn.park();
+                        parked += 1;
+                    } else {
+                        next_park = Some(next_park.map_or(due, |next| next.min(due)));
+                    }
+                }
             }
         }
         if next_expiry.is_some() {
             self.reaper_idle.store(false, Ordering::Release);
+        }
+        if next_park.is_some() {
+            self.reaper_parks_nothing.store(false, Ordering::Release);
         }
         if !expired.is_empty() {
             tracing::debug!(count = expired.len(), "closing idle upstream connections");
             self.reaped
                 .fetch_add(expired.len() as u64, Ordering::Relaxed);
         }
+        if parked > 0 {
+            tracing::debug!(count = parked, "parking idle upstream connections");
+            self.parked.fetch_add(parked, Ordering::Relaxed);
+        }
         drop(expired);
-        next_expiry
+        (next_expiry, next_park)
     }
+}
+
+/// Clears `flag`, true if it was set; a plain load first, so the common case (not set) writes nothing.
+fn take_flag(flag: &AtomicBool) -> bool {
+    flag.load(Ordering::Acquire) && flag.swap(false, Ordering::AcqRel)
 }
 
 /// The reaper: sleeps until the earliest expiry (or a checkin), closes what expired, ends with the pool.
@@ -378,14 +427,12 @@ async fn reap(shared: Weak<PoolShared>, wake: Arc<Notify>) {
             }
             shared.reap_expired(Instant::now())
         };
-        match next_expiry {
-            Some(deadline) => {
-                tokio::select! {
-                    () = sleep_precisely_until(deadline) => {}
-                    () = wake.notified() => {}
-                }
-            }
-            None => wake.notified().await,
+        let (next_expiry, next_park) = next_expiry;
+        // Parking needs no precision: tokio's millisecond timer is enough for it.
+        tokio::select! {
+            () = sleep_precisely_until(next_expiry.unwrap_or_else(Instant::now)), if next_expiry.is_some() => {}
+            () = tokio::time::sleep_until(next_park.unwrap_or_else(Instant::now)), if next_park.is_some() => {}
+            () = wake.notified() => {}
         }
     }
 }

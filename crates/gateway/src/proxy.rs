@@ -25,7 +25,7 @@ use crate::request_body::{self, BodyError};
 use crate::response_body::{ResponseBody, UpstreamBody, local_response};
 use crate::stats::Stats;
 use crate::tunnel::PendingTunnel;
-use crate::upstream_conn::{self, UpstreamRequest};
+use crate::upstream_conn::{self, SendFailure, UpstreamRequest};
 use crate::{CAUSE_HEADER, Cause, FrontConfig, retry};
 use wire::hop_by_hop;
 use wire::local::{LocalResponse, Style};
@@ -322,6 +322,11 @@ impl Proxy {
         request: UpstreamRequest,
     ) -> Result<Answer, FailedAttempt> {
         let usage = conn.start_request();
+        if request.headers().contains_key(http::header::UPGRADE) {
+            conn.conn.expect_upgrade();
+        } else {
+            conn.conn.forget_upgrade();
+        }
         recording::sending(&mut conn.conn.log, &usage);
         let bytes_before = conn.conn.bytes_read();
         let sent = tokio::time::timeout(self.config.request_timeout, conn.conn.send(request)).await;
@@ -333,10 +338,11 @@ impl Proxy {
                 }
                 return Ok(Answer { response, conn });
             }
-            Ok(Err(mut error)) => {
+            Ok(Err(SendFailure::Hyper(mut error))) => {
                 let unsent = error.take_message();
                 (SendError::Hyper(error.into_error()), unsent)
             }
+            Ok(Err(SendFailure::Parked(unsent))) => (SendError::Closed, Some(unsent)),
             Err(_elapsed) => (SendError::Timeout, None),
         };
         if usage.reused() && unsent.is_none() {
@@ -364,6 +370,9 @@ impl Proxy {
                     format!("no response head within {:?}", self.config.request_timeout)
                 }
                 SendError::Hyper(error) => wire::error_chain::one_line(error),
+                SendError::Closed => {
+                    "the parked connection closed before the request was written".to_owned()
+                }
             }),
             retried_at: None,
         };
@@ -406,10 +415,10 @@ impl Proxy {
     /// to the pool.
     fn switch_protocols(
         &self,
-        mut response: Response<Incoming>,
-        conn: PooledConn,
+        response: Response<Incoming>,
+        mut conn: PooledConn,
     ) -> Response<ResponseBody> {
-        let upstream = hyper::upgrade::on(&mut response);
+        let upstream = conn.conn.take_upgrade();
         let (mut parts, _) = response.into_parts();
         let protocol = parts.headers.get(http::header::UPGRADE).cloned();
         hop_by_hop::strip(&mut parts.headers);

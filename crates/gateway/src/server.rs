@@ -237,6 +237,7 @@ async fn serve_until_idle(
     }
     stream.release_buffers();
     context.proxy.stats().record_parked_connection();
+    crate::memory_trim::connection_parked();
     Ended::Parked(stream)
 }
 

@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "cause_header",
     "client_idle_timeout",
     "client_park_after",
+    "upstream_park_after",
     "max_client_connections",
     "worker_threads",
     "max_body_bytes",

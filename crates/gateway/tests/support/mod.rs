@@ -32,6 +32,8 @@ pub enum Step {
     RespondThenClose(Vec<u8>),
     /// Write these bytes, send a FIN (shutdown write), and wait for the gateway to close its side too.
     RespondThenFin(Vec<u8>),
+    /// Write these bytes, wait until the test notifies, then send a FIN and wait for the gateway to close.
+    RespondThenFinOn(Vec<u8>, Arc<tokio::sync::Notify>),
     /// Close (FIN) without answering: the keep-alive race as the front sees it.
     Close,
     /// Reset (SO_LINGER 0, then close → RST) without answering.
@@ -141,6 +143,12 @@ async fn run_script(
             }
             Step::RespondThenFin(bytes) => {
                 let _ = stream.write_all(&bytes).await;
+                let _ = stream.shutdown().await;
+                break;
+            }
+            Step::RespondThenFinOn(bytes, signal) => {
+                let _ = stream.write_all(&bytes).await;
+                signal.notified().await;
                 let _ = stream.shutdown().await;
                 break;
             }
