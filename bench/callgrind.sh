@@ -3,7 +3,9 @@
 # callgrind (one worker thread) in front of our origin, and our closed-loop load sends N1 requests in one run and
 # N2 in another; (Ir(N2) − Ir(N1)) / (N2 − N1) cancels start-up and shutdown. Loopback only; asserts nothing.
 #
-# usage: [BIN=target/release/badgateway] [N1=2000] [N2=12000] [CLIENTS=8] bench/callgrind.sh [CALLGRIND_OUT_DIR]
+# usage: [BIN=target/release/badgateway] [N1=2000] [N2=12000] [CLIENTS=8] [FRONT_EXTRA='key = value'] \
+#        bench/callgrind.sh [CALLGRIND_OUT_DIR]
+# FRONT_EXTRA: lines added to the gateway's [front] table, to compare one setting (e.g. 'upstream_park_after = "0s"').
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "missing valgrind: apt-get install valgrind" >&2; exit 2; }
@@ -35,8 +37,8 @@ wait_port "$ORIGIN_PORT"
 # Total instructions of one gateway process that served `$1` requests.
 instructions_for() {
     local port; port=$(free_port)
-    printf 'listen = "127.0.0.1:%s"\nbackends = ["127.0.0.1:%s"]\n[front]\nmax_idle_per_backend = 1024\nworker_threads = 1\n' \
-        "$port" "$ORIGIN_PORT" >"$WORK/gateway.toml"
+    printf 'listen = "127.0.0.1:%s"\nbackends = ["127.0.0.1:%s"]\n[front]\nmax_idle_per_backend = 1024\nworker_threads = 1\n%s\n' \
+        "$port" "$ORIGIN_PORT" "${FRONT_EXTRA:-}" >"$WORK/gateway.toml"
     valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$1" \
         "$BIN" --worker-threads 1 serve gateway --config "$WORK/gateway.toml" >/dev/null 2>"$WORK/valgrind.$1" &
     local pid=$!

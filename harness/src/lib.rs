@@ -15,6 +15,7 @@ pub mod histogram;
 pub mod load;
 pub mod merge;
 pub mod mitigation;
+pub mod ports;
 pub mod preset;
 pub mod probe;
 pub mod progress;

@@ -86,9 +86,8 @@ async fn each_failure_kind_is_counted_under_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_is_a_connect_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Free a moment ago, below the ephemeral range: nothing listens there.
+    let addr = harness::ports::free_loopback_port().unwrap();
     let load = LoadConfig {
         pattern: Pattern::Closed,
         requests: Some(4),

@@ -198,12 +198,8 @@ fn an_unknown_file_names_the_kinds_tried_and_a_baseline_must_be_of_the_same_kind
 
 #[test]
 fn load_exits_2_when_no_request_reached_the_target() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port that was free a moment ago, below the ephemeral range: nothing listens there.
+    let port = harness::ports::free_loopback_port().unwrap().port();
     let target = format!("http://127.0.0.1:{port}/");
     let output = badgateway(&[
         "load",

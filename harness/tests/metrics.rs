@@ -3,7 +3,8 @@
 //! The gateway: origin → back (KeepAliveTimeout 40 ms) → 3 ms link → gateway, clients idling about 40 ms
 //! between requests. Scrapes answer while the load runs, and the scrape after it finds the run's own counts:
 //! requests, responses by status and 502 by cause as the run's JSON has them; upstream connections, reuse,
-//! the idle-age histogram and keep-alive closes as the gateway's own stats and pool counters.
+//! the idle-age histogram, keep-alive closes and parked connections as the gateway's own stats and pool
+//! counters.
 //!
 //! The back: the default race scenario's chain with `back.admin_listen` set, stood up by the harness; the
 //! scrape after the load finds the counts the chain's account reads from the back when it stops, which is
@@ -104,6 +105,9 @@ async fn a_scrape_finds_the_counts_of_the_run() {
         vec![link.local_addr().to_string()],
         FrontConfig {
             admin_listen: Some(LOCAL.parse().unwrap()),
+            // Shorter than the clients' 40 ms gaps, so that both sides park and the counters have counts.
+            client_park_after: Duration::from_millis(10),
+            upstream_park_after: Duration::from_millis(10),
             ..FrontConfig::default()
         },
     )
@@ -207,6 +211,20 @@ async fn a_scrape_finds_the_counts_of_the_run() {
         after.contains("badgateway_pool_idle_connections "),
         "{after}"
     );
+    for (side, parked) in [
+        ("client", stats.parked_connections),
+        ("upstream", pool.parked),
+    ] {
+        assert!(parked > 0, "{side} connections idle past 10 ms park");
+        assert_eq!(
+            sample(
+                &after,
+                &format!("badgateway_connections_parked_total{{side=\"{side}\"}}")
+            ),
+            parked,
+            "{after}"
+        );
+    }
     assert_eq!(
         sample(
             &after,
@@ -232,11 +250,9 @@ async fn a_scrape_finds_the_counts_of_the_run() {
 }
 
 /// A loopback port free a moment ago, for an admin endpoint inside a chain the harness stands up (the chain
-/// does not hand its back's admin address out).
+/// does not hand its back's admin address out); below the ephemeral range, so no port-0 bind takes it meanwhile.
 fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind(LOCAL)
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
+    harness::ports::free_loopback_port().expect("a free loopback port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

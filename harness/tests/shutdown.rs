@@ -37,7 +37,8 @@ fn send_signal(child: &Child, signal: &str) {
     assert!(status.success(), "kill -{signal} failed");
 }
 
-/// Reads stdout lines (blocking, on a thread) until one contains `needle`; returns every line read.
+/// Reads stdout lines (blocking, on a thread) until one contains `needle`; returns every line read. Panics
+/// when stdout ends first (the process exited).
 async fn read_until(
     lines: Lines<BufReader<ChildStdout>>,
     needle: &'static str,
@@ -50,10 +51,10 @@ async fn read_until(
             let found = line.contains(needle);
             seen.push(line);
             if found {
-                break;
+                return (lines, seen);
             }
         }
-        (lines, seen)
+        panic!("stdout ended without a line with {needle:?}: {seen:?}")
     });
     tokio::time::timeout(LIMIT, reading)
         .await
@@ -177,11 +178,10 @@ async fn wait_for_gateway_requests(admin: std::net::SocketAddr, at_least: u64) -
 async fn sigint_on_run_still_prints_and_writes_what_was_measured() {
     let dir = scratch_dir("run");
     let scenario = dir.join("long.toml");
-    // The gateway's admin endpoint shows the test when the load is under way; its port is found free first.
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // The gateway's admin endpoint shows the test when the load is under way; its port is found free first,
+    // below the ephemeral range: a port-0 one could be handed to the other test's backend meanwhile, and this
+    // test's polls would then reach it.
+    let admin = harness::ports::free_loopback_port().unwrap();
     // Far more requests than the test waits for: only the interrupt ends this run.
     std::fs::write(
         &scenario,

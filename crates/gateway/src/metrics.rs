@@ -15,6 +15,7 @@
 //! | `badgateway_upstream_idle_age_seconds` | histogram | (how long each reused connection had been idle) |
 //! | `badgateway_pool_idle_connections` | gauge | (idle upstream connections in the pool now) |
 //! | `badgateway_keepalive_closes_total` | counter | `kind`: `expired` (too old at checkout), `closed` (the backend's FIN/RST seen first), `reaped` (idle_timeout), `refused-checkin` (`Connection: close`, request limit, pool full) |
+//! | `badgateway_connections_parked_total` | counter | `side`: `client` (an idle client connection gave its HTTP buffers back, `client_park_after`), `upstream` (an idle pooled connection did, `upstream_park_after`) |
 //! | `badgateway_backend_healthy` | gauge | `member` (1 healthy, 0 unhealthy) |
 //! | `badgateway_backend_probe_failures` | gauge | `member` (consecutive failed probes) |
 //!
@@ -151,6 +152,18 @@ pub(crate) fn render(scrape: Scrape) -> AdminResponse {
                 ("refused-checkin", pool.refused_checkins),
             ]
             .map(|(kind, n)| (kind.to_owned(), n)),
+        ),
+    );
+    registry.register(
+        "connections_parked",
+        "Idle connections that gave their HTTP buffers back, by side",
+        counters(
+            "side",
+            [
+                ("client", stats.parked_connections),
+                ("upstream", pool.parked),
+            ]
+            .map(|(side, n)| (side.to_owned(), n)),
         ),
     );
     registry.register(

@@ -2,15 +2,17 @@
 //!
 //! One task owns the hyper connection and loops over four events: hyper made progress or finished, the
 //! connection's [`Activity`] changed (which moves its deadline), the server is shutting down, or the deadline
-//! passed. On a keep-alive (or first-request) timeout the task asks hyper to stop (`graceful_shutdown`, which
-//! ends an idle HTTP/1 connection at once), takes the socket back with `into_parts` and closes it with the
-//! configured [`CloseMode`](crate::CloseMode): that close is the back's half of the keep-alive race. When HTTP
-//! ended the connection itself (`Connection: close` written, the peer's EOF, an error, or shutdown) the
-//! socket gets the plain close. A request head still incomplete at its header-read deadline (slowloris) is not
-//! left to hyper: the socket is taken back, answered `408` and closed with a lingering close, as Apache's
-//! mod_reqtimeout does. After a `101`, hyper ends its connection once the `101` is written (its manual
-//! upgrade) and the socket becomes a tunnel to the origin (`tunnel.rs`). Nothing else here: requests are `service.rs`'s, timeouts `deadline.rs`'s,
-//! socket calls `close.rs`'s, the 408's shape `wire::local`'s.
+//! passed. An expired deadline is acted on only after one more look at the socket (events before timers, as
+//! Apache's event MPM and nginx order them). On a keep-alive (or first-request) timeout the task asks hyper to
+//! stop (`graceful_shutdown`, which ends an idle HTTP/1 connection at once), takes the socket back with
+//! `into_parts` and closes it with the configured [`CloseMode`](crate::CloseMode): that close is the back's half
+//! of the keep-alive race. When HTTP ended the connection itself (`Connection: close` written, the peer's EOF, an
+//! error, or shutdown) the socket gets the plain close. A request head still incomplete at its header-read
+//! deadline (slowloris) is not left to hyper: the socket is taken back, answered `408` and closed with a
+//! lingering close, as Apache's mod_reqtimeout does. After a `101`, hyper ends its connection once the `101` is
+//! written (its manual upgrade) and the socket becomes a tunnel to the origin (`tunnel.rs`). Nothing else here:
+//! requests are `service.rs`'s, timeouts `deadline.rs`'s, socket calls `close.rs`'s, the 408's shape
+//! `wire::local`'s.
 
 use std::future::{pending, poll_fn};
 use std::net::SocketAddr;
@@ -82,6 +84,8 @@ pub(crate) async fn serve(
         )
         .serve_connection(io, service);
     let mut draining = false;
+    // Whether the deadline already expired once since the last event: see `Event::Expired` below.
+    let mut looked_again = false;
 
     let expired = loop {
         // A `101` waiting for its tunnel is not an idle connection.
@@ -101,6 +105,9 @@ pub(crate) async fn serve(
             () = shutdown.triggered(), if !draining => Event::Shutdown,
             deadline = expire(deadline, shared.timer.as_ref()) => Event::Expired(deadline),
         };
+        if !matches!(event, Event::Expired(_)) {
+            looked_again = false;
+        }
         match event {
             Event::Done(result) => {
                 if let Err(error) = result {
@@ -119,6 +126,14 @@ pub(crate) async fn serve(
             Event::Expired(deadline) if deadline.expiry == Expiry::IncompleteHead => {
                 // hyper holds a partial head: asking it to shut down gracefully would wait for the rest.
                 break Some(deadline);
+            }
+            Event::Expired(_) if !looked_again => {
+                // Events before timers, as Apache's event MPM and nginx order them: a request that reached the
+                // socket just before the deadline is served, not closed on. tokio learns of readiness only when
+                // a worker polls its I/O driver; a yield makes this worker poll it before running this task
+                // again, and the biased select above then lets hyper read first.
+                looked_again = true;
+                tokio::task::yield_now().await;
             }
             Event::Expired(deadline) => {
                 Pin::new(&mut conn).graceful_shutdown();

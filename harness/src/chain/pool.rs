@@ -73,15 +73,12 @@ pub fn gateway_pool(scenario: &Scenario, hops: &[SocketAddr]) -> Result<Vec<Stri
         .collect())
 }
 
-/// A loopback port nothing listens on: bound, read, released.
+/// A loopback port nothing listens on: free a moment ago, and below the ephemeral range, so no other test's
+/// port-0 listener or outgoing connection takes it meanwhile ([`crate::ports`]).
 fn closed_port() -> Result<u16, ChainError> {
-    let listener = std::net::TcpListener::bind(loopback()).map_err(ChainError::ClosedPort)?;
-    let port = listener
-        .local_addr()
-        .map_err(ChainError::ClosedPort)?
-        .port();
-    drop(listener);
-    Ok(port)
+    crate::ports::free_loopback_port()
+        .map(|addr| addr.port())
+        .map_err(ChainError::ClosedPort)
 }
 
 #[cfg(test)]

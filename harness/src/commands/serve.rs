@@ -9,12 +9,14 @@ use harness::serve::{Tier, start_tier};
 use super::interrupt_signal;
 
 pub async fn serve(tier: Tier, config: &Path, grace: Duration) -> anyhow::Result<ExitCode> {
+    // Registered before the tier starts: a SIGTERM sent as soon as "listening on" is read must drain, not
+    // meet the default action (the process killed with its requests in flight).
+    let mut stop = interrupt_signal();
     let served = start_tier(tier, config).await?;
     say!("badgateway {tier:?} listening on {}", served.local_addr());
     if let Some(admin) = served.admin_addr() {
         say!("badgateway {tier:?} admin endpoint on {admin} (GET /metrics)");
     }
-    let mut stop = interrupt_signal();
     stop.triggered().await;
     say!("badgateway {tier:?} stopping: draining requests in flight for up to {grace:?}");
     let left = served.drain(grace).await;
