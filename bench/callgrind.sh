@@ -6,6 +6,8 @@
 # usage: [BIN=target/release/badgateway] [N1=2000] [N2=12000] [CLIENTS=8] [FRONT_EXTRA='key = value'] \
 #        bench/callgrind.sh [CALLGRIND_OUT_DIR]
 # FRONT_EXTRA: lines added to the gateway's [front] table, to compare one setting (e.g. 'upstream_park_after = "0s"').
+# PROXY=nginx: the same count for nginx (one worker, master_process off, keepalive upstream as in compare.sh),
+# for a like-for-like user-space figure; the kernel's share, which callgrind does not see, is compare.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "missing valgrind: apt-get install valgrind" >&2; exit 2; }
@@ -34,19 +36,52 @@ printf 'listen = "127.0.0.1:%s"\n[origin]\nbody_bytes = 256\n' "$ORIGIN_PORT" >"
 "$BIN" serve origin --config "$WORK/origin.toml" >/dev/null & PIDS+=($!)
 wait_port "$ORIGIN_PORT"
 
-# Total instructions of one gateway process that served `$1` requests.
+# Starts the proxy under callgrind on port `$1` (profile `$2`); its pid in PROXY_PID.
+start_proxy() {
+    local port=$1 profile=$2
+    if [ "${PROXY:-gateway}" = nginx ]; then
+        mkdir -p "$WORK/nginx/logs"
+        cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log error;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 1024; }
+    server {
+        listen 127.0.0.1:$port;
+        keepalive_requests 1000000;
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+        valgrind --tool=callgrind --callgrind-out-file="$profile" \
+            "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
+            >/dev/null 2>"$profile.log" &
+    else
+        printf 'listen = "127.0.0.1:%s"\nbackends = ["127.0.0.1:%s"]\n[front]\nmax_idle_per_backend = 1024\nworker_threads = 1\n%s\n' \
+            "$port" "$ORIGIN_PORT" "${FRONT_EXTRA:-}" >"$WORK/gateway.toml"
+        valgrind --tool=callgrind --callgrind-out-file="$profile" \
+            "$BIN" --worker-threads 1 serve gateway --config "$WORK/gateway.toml" >/dev/null 2>"$profile.log" &
+    fi
+    PROXY_PID=$!
+    PIDS+=("$PROXY_PID")
+}
+
+# Total instructions of one proxy process that served `$1` requests.
 instructions_for() {
     local port; port=$(free_port)
-    printf 'listen = "127.0.0.1:%s"\nbackends = ["127.0.0.1:%s"]\n[front]\nmax_idle_per_backend = 1024\nworker_threads = 1\n%s\n' \
-        "$port" "$ORIGIN_PORT" "${FRONT_EXTRA:-}" >"$WORK/gateway.toml"
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$1" \
-        "$BIN" --worker-threads 1 serve gateway --config "$WORK/gateway.toml" >/dev/null 2>"$WORK/valgrind.$1" &
-    local pid=$!
+    start_proxy "$port" "$OUT/callgrind.$1"
     wait_port "$port"
     "$BIN" load --target "http://127.0.0.1:$port/" --pattern closed --clients "$CLIENTS" --requests "$1" --quiet >/dev/null
-    kill -TERM "$pid"; wait "$pid" || true
+    kill -TERM "$PROXY_PID"; wait "$PROXY_PID" || true
     awk '/^summary:|^totals:/ {print $2; exit}' "$OUT/callgrind.$1"
 }
 I1=$(instructions_for "$N1")
 I2=$(instructions_for "$N2")
-echo "gateway: $(( (I2 - I1) / (N2 - N1) )) instructions per request ($I1 for $N1 requests, $I2 for $N2; profiles in $OUT)"
+echo "${PROXY:-gateway}: $(( (I2 - I1) / (N2 - N1) )) instructions per request ($I1 for $N1 requests, $I2 for $N2; profiles in $OUT)"
