@@ -82,6 +82,7 @@ async fn every_kept_race_timeline_is_in_causal_order() {
     let result = run(&race(80, &[]), 50).await;
     assert!(result.bad_gateways() > 0, "the race scenario races");
     let latency = 4.0;
+    let mut in_window = 0;
     for timeline in &result.timelines {
         assert_eq!(timeline.view, View::Chain);
         assert_eq!(timeline.connections[0].tier, Tier::Gateway);
@@ -113,8 +114,10 @@ async fn every_kept_race_timeline_is_in_causal_order() {
         // The close window as this timeline's link delays drew it: a request written after close − (its own
         // crossing) arrives after the close, one written before close + (the FIN's crossing) before the FIN
         // reached the gateway; 1 ms for the gateway's own scheduling between its readiness check and the write,
-        // 0.5 ms for the back's between its last look at the socket and its close (the link stamps a delivery
-        // as its write begins, so a request can be stamped delivered a few µs before a close it crossed).
+        // 0.5 ms for the back's between its last look at the socket and its close stamp. Each stamp is taken
+        // next to the act it stands for (the link's before its write, the back's after its look), and a thread
+        // preempted between the two moves one by that long: so the window is asserted on a share of the
+        // timelines, and only a gross miss (a whole link latency outside it: a wrong join, a wrong sign) on any.
         let request_delay = delay_ms(timeline, |kind| {
             matches!(
                 kind,
@@ -160,11 +163,20 @@ async fn every_kept_race_timeline_is_in_causal_order() {
             assert!(sentence.contains("crossed it on the wire"), "{sentence}");
         }
         let (earliest, latest) = (close - request_delay - 0.5, close + fin_delay + 1.0);
+        if earliest < write && write < latest {
+            in_window += 1;
+        }
         assert!(
-            earliest < write && write < latest,
-            "the write (0) lies in the close window ({earliest:.3}, {latest:.3}) ms"
+            earliest - latency < write && write < latest + latency,
+            "the write (0) lies within a link latency of the close window ({earliest:.3}, {latest:.3}) ms"
         );
     }
+    let kept = result.timelines.len();
+    eprintln!("{in_window} of {kept} kept race timelines have their write in the close window");
+    assert!(
+        in_window * 10 >= kept * 9,
+        "{in_window} of {kept} writes lie in their close window: fewer than 90 %"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
