@@ -71,13 +71,20 @@ impl Tally {
                     let key = CauseKey::from_header(cause.as_deref());
                     *self.causes.entry(key).or_default() += 1;
                 }
+                // Latency is a response's, as wrk's is: a refused connect fails in microseconds and a timeout
+                // at the timeout, and neither is how long an answer took (they are counted as client errors).
+                let micros = u64::try_from(record.latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                self.latency_us.saturating_record(micros);
             }
             Outcome::Failed(kind) => *self.client_errors.entry(*kind).or_default() += 1,
         }
-        let micros = u64::try_from(record.latency.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        self.latency_us.saturating_record(micros);
+    }
+
+    /// Responses of any status (502 included): what throughput counts.
+    pub fn answered(&self) -> u64 {
+        self.responses.values().sum()
     }
 
     /// Responses plus client errors: must equal `records`.

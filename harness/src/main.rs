@@ -19,15 +19,32 @@ use harness::serve::Tier;
 #[command(name = "badgateway", version, about = ABOUT_SHORT, long_about = ABOUT)]
 struct Cli {
     /// Log filter for the tiers' tracing events (e.g. `warn`, `gateway=debug`); RUST_LOG overrides it.
-    #[arg(long, global = true, default_value = "error")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "error",
+        help_heading = "Global options"
+    )]
     log: String,
     /// How log lines are written to stderr: `text` (coloured only when stderr is a terminal) or `json` (one
     /// object per line, for log shippers).
-    #[arg(long, global = true, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        help_heading = "Global options"
+    )]
     log_format: LogFormat,
     /// Async worker threads (default: one per CPU), like nginx's `worker_processes`: `bench/compare.sh` gives
     /// every proxy the same count.
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=1024),
+        help_heading = "Global options"
+    )]
     worker_threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
@@ -42,7 +59,8 @@ closes it because its KeepAliveTimeout expired: the request meets a FIN or an RS
 `badgateway run` stands the chain up on 127.0.0.1, drives load shaped to hit that race, names the cause of \
 every 502, and shows the mitigations side by side.\n\n\
 Exit status: 0 ok, 1 an expectation ([expect] or check) failed, 2 bad usage, config or I/O (or, for `load`, \
-no request reached the target), 130 interrupted by Ctrl-C or SIGTERM (the partial result is still written).";
+no request reached the target), 130 interrupted by Ctrl-C or SIGTERM (the partial result is still written); \
+`serve` exits 0 after a drain (see `serve --help`).";
 
 /// Where results go, shared by the commands that measure.
 #[derive(Args, Debug, Clone, Default)]
@@ -119,7 +137,8 @@ enum Command {
     },
     /// The CI gate: check a result against its scenario's [expect] and, optionally, a baseline.
     ///
-    /// Prints one line per violated expectation and exits 1 when there is any.
+    /// Prints one line per rule (`ok`, `FAIL`, or `--` when the result cannot say) and a summary. Exit status 0
+    /// when every rule holds, 1 when any fails, 2 when a file cannot be read or is not a badgateway result.
     Check {
         /// Result JSON written by `run`, `compare`, `load`, `sweep`, `probe` or `real` with `--json`.
         result: PathBuf,
@@ -140,7 +159,7 @@ enum Command {
     },
     /// Explain each 502 cause in a result: what happened on the wire and what to check.
     Explain {
-        /// Result JSON written by `run --json`, `compare --json` or `load --json`.
+        /// Result JSON written by `run`, `compare`, `load`, `sweep`, `probe` or `merge` with `--json`.
         result: PathBuf,
     },
     /// Merge the results of load agents that ran side by side (pods, CI jobs) into one run.
@@ -162,6 +181,14 @@ enum Command {
     /// must be on the loopback network unless --allow-remote is given.
     Load(LoadArgs),
     /// Run one tier alone (for chains with real nginx/HAProxy/Apache) until Ctrl-C or SIGTERM.
+    ///
+    /// The config file is TOML: `listen = "127.0.0.1:8080"`, then `backends = ["127.0.0.1:8081"]` for the
+    /// gateway or `upstream = "127.0.0.1:8082"` for the back or a link, and the tier's own section ([front],
+    /// [back], [origin] or [link]; `[front] admin_listen` serves /metrics). The README's "serve" section lists
+    /// the keys.
+    ///
+    /// Exit status: 0 after Ctrl-C or SIGTERM once everything in flight finished, 1 when --grace ran out with
+    /// client connections still busy (their requests were cut), 2 on a usage, config or bind error.
     Serve {
         /// Which tier.
         #[arg(value_enum)]

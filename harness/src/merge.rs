@@ -70,7 +70,7 @@ pub enum MergeError {
 ///
 /// Summed: `requests`, `responses`, `client_errors`, `causes`, `gateway_causes`, `unaccounted` and every
 /// counter. The latency histograms are added and `latency_ms` is read from the sum. `duration_s` is the longest
-/// part's (the agents ran at the same time) and `throughput_rps` is every record over it. `interrupted` when any
+/// part's (the agents ran at the same time) and `throughput_rps` is every response over it. `interrupted` when any
 /// part was. `resources` holds the largest part's figure of each (they are each agent's own process).
 /// `scenario` is the parts' name when they share it, else their names joined by ` + `; `settings`, `seed` and
 /// fields this function does not know are the first part's.
@@ -97,9 +97,10 @@ pub fn merge(parts: &[Part]) -> Result<RunResult, MergeError> {
     let results: Vec<&RunResult> = parts.iter().map(|part| &part.result).collect();
     let sum = |field: fn(&RunResult) -> u64| results.iter().map(|r| field(r)).sum::<u64>();
     let duration_s = results.iter().map(|r| r.duration_s).fold(0.0, f64::max);
-    let records: u64 = results
+    // What throughput counts: responses of any status (client errors got none).
+    let answered: u64 = results
         .iter()
-        .map(|r| r.responses.values().sum::<u64>() + r.client_error_total())
+        .map(|r| r.responses.values().sum::<u64>())
         .sum();
     let mut merged = first.result.clone();
     merged.scenario = scenario_name(&results);
@@ -143,7 +144,7 @@ pub fn merge(parts: &[Part]) -> Result<RunResult, MergeError> {
         );
     merged.duration_s = duration_s;
     merged.throughput_rps = if duration_s > 0.0 {
-        records as f64 / duration_s
+        answered as f64 / duration_s
     } else {
         0.0
     };

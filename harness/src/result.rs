@@ -45,7 +45,8 @@ pub struct RunResult {
     /// ([`crate::histogram`]): what `merge` adds up. Absent in files written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<String>,
-    /// Requests finished per second of run time.
+    /// Responses (any status, 502 included) per second of run time; client errors, which got no response,
+    /// are not counted (wrk's Requests/sec).
     pub throughput_rps: f64,
     /// Upstream connections the gateway opened.
     pub upstream_connections: u64,

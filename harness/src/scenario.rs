@@ -127,6 +127,15 @@ pub enum ScenarioError {
     },
 }
 
+/// toml/serde's message for a config file, with the format a duration takes where serde only says it
+/// expected one (`"5"`, `"fast"` and `"-5s"` are refused with just "expected a duration").
+pub fn toml_error_message(error: &toml::de::Error) -> String {
+    error.to_string().replace(
+        "expected a duration",
+        "expected a duration: a number with a unit, e.g. 500ms, 2s, 1m30s",
+    )
+}
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
@@ -146,7 +155,7 @@ impl Scenario {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|error| ScenarioError::Parse {
             origin: origin.to_owned(),
-            message: error.to_string(),
+            message: toml_error_message(&error),
         })?;
         scenario.validate(origin)?;
         Ok(scenario)
@@ -181,7 +190,7 @@ impl Scenario {
         }
         let text = toml::to_string(&tree).map_err(|e| fail(e.to_string()))?;
         let scenario: Scenario =
-            toml::from_str(&text).map_err(|e| fail(first_line(&e.to_string())))?;
+            toml::from_str(&text).map_err(|e| fail(first_line(&toml_error_message(&e))))?;
         scenario.validate(&format!("with {assignment}"))?;
         Ok(scenario)
     }
@@ -326,6 +335,23 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("keepalive_timeout"), "{error}");
+        // A number without a unit is told the format, in a file and in an override.
+        let error = Scenario::from_toml(
+            "name = \"x\"\n[back]\nkeepalive_timeout = \"5\"\n",
+            "d.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("\"5\", expected a duration: a number with a unit, e.g. 500ms"),
+            "{error}"
+        );
+        let error = Scenario::default_race()
+            .unwrap()
+            .with_override("back.keepalive_timeout=fast")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("a number with a unit"), "{error}");
     }
 
     #[test]

@@ -174,8 +174,13 @@ pub async fn start_tier(tier: Tier, path: &Path) -> anyhow::Result<Served> {
     use anyhow::Context as _;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file: ServeFile =
-        toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+    let file: ServeFile = toml::from_str(&text).map_err(|error| {
+        anyhow::anyhow!(
+            "config {}: {}",
+            path.display(),
+            crate::scenario::toml_error_message(&error)
+        )
+    })?;
     if let Some(key) = file.foreign_key(tier) {
         anyhow::bail!(
             "config {}: {key} does not belong to `serve {}`, which reads only [{}] (and would ignore {key}); \

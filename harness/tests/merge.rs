@@ -220,10 +220,15 @@ fn the_command_prints_the_merged_table_writes_the_json_and_names_a_wrong_file() 
     old.as_object_mut().unwrap().remove("latency_histogram");
     let old = write(&dir, "old.json", &old);
     let stranger = write(&dir, "stranger.json", &serde_json::json!({"hello": 1}));
+    // One run given twice, by the same path or as a copy, would count twice.
+    let copy = dir.join("copy-of-a.json");
+    std::fs::copy(&a, &copy).unwrap();
     for (wrong, says) in [
         (&cells, "cells file"),
         (&old, "no latency_histogram"),
         (&stranger, "not a badgateway result"),
+        (&a, "given twice"),
+        (&copy, "holds the same result as"),
     ] {
         let output = badgateway_command()
             .args(["merge", a.to_str().unwrap(), wrong.to_str().unwrap()])

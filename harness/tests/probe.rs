@@ -185,7 +185,15 @@ fn the_binary_exits_1_when_exposed_0_when_not_and_2_on_bad_input() {
         "{}",
         String::from_utf8_lossy(&fixed.stdout)
     );
-    assert!(String::from_utf8_lossy(&fixed.stdout).contains("not exposed"));
+    let fixed_text = String::from_utf8_lossy(&fixed.stdout);
+    assert!(fixed_text.contains("not exposed"), "{fixed_text}");
+    // Probed up to where the front stops reusing, the safe limit is the front's own timeout, not a figure below it.
+    assert!(
+        fixed_text.contains(
+            "largest safe front idle timeout measured: the configured 40.0 ms (4.000 s unscaled)"
+        ),
+        "{fixed_text}"
+    );
     let regressed = status(&["--set", "front.idle_timeout=60s"]);
     assert_eq!(regressed.status.code(), Some(1));
     assert!(

@@ -71,9 +71,9 @@ impl ::admin::Routes for AdminState {
     fn answer(&self, path: &str) -> AdminResponse {
         match path {
             ADMIN_HEALTH_PATH => ::admin::json(&self.health.report()),
-            ADMIN_STATS_PATH => ::admin::json(&self.stats.snapshot()),
+            ADMIN_STATS_PATH => ::admin::json(&self.stats.snapshot(self.pool.stats().parked)),
             _ => crate::metrics::render(Scrape {
-                stats: self.stats.snapshot(),
+                stats: self.stats.snapshot(self.pool.stats().parked),
                 idle_ages: self.stats.idle_ages(),
                 pool: self.pool.stats(),
                 health: self.health.report(),

@@ -76,6 +76,14 @@ pub enum GatewayError {
     /// The listen address could not be bound.
     #[error(transparent)]
     Bind(#[from] listener::BindError),
+    /// The admin endpoint's address (`admin_listen`) could not be bound.
+    #[error("admin_listen: {0}")]
+    Admin(listener::BindError),
+    /// `admin_listen` is the listen address itself.
+    #[error(
+        "admin_listen {0} is the listen address too: give the admin endpoint a port of its own"
+    )]
+    AdminOnListen(SocketAddr),
     /// A backend member is not `host:port`.
     #[error("backend {0:?} is not host:port")]
     BadBackend(String),
@@ -114,6 +122,10 @@ pub struct GatewayStats {
     /// Times an idle client connection gave its HTTP buffers back (see `FrontConfig::client_park_after`).
     #[serde(default)]
     pub parked_connections: u64,
+    /// Times an idle pooled upstream connection gave its HTTP buffers back (see
+    /// `FrontConfig::upstream_park_after`).
+    #[serde(default)]
+    pub parked_upstream_connections: u64,
     /// Requests refused as the client's mistake, never as a 502: a broken or over-long body (400, 413), both
     /// Content-Length and Transfer-Encoding, no or several `Host`, a `Transfer-Encoding` other than one
     /// `chunked` (400), `CONNECT` or a refused `TRACE` (405).
@@ -161,6 +173,9 @@ impl Gateway {
         config: FrontConfig,
         resolver: Arc<dyn Resolve>,
     ) -> Result<Gateway, GatewayError> {
+        if config.admin_listen == Some(listen) && listen.port() != 0 {
+            return Err(GatewayError::AdminOnListen(listen));
+        }
         let balancer = Arc::new(Balancer::parse(&backends, resolver)?);
         let shards = match config.worker_threads {
             0 => None,
@@ -191,9 +206,11 @@ impl Gateway {
         );
         let stats = Arc::new(Stats::default());
         let admin = match config.admin_listen {
-            Some(addr) => {
-                Some(admin::start(addr, health.clone(), stats.clone(), pool.clone()).await?)
-            }
+            Some(addr) => Some(
+                admin::start(addr, health.clone(), stats.clone(), pool.clone())
+                    .await
+                    .map_err(GatewayError::Admin)?,
+            ),
             None => None,
         };
         let client_limits = server::ClientLimits {
@@ -262,7 +279,7 @@ impl Gateway {
 
     /// The counters so far.
     pub fn stats(&self) -> GatewayStats {
-        self.stats.snapshot()
+        self.stats.snapshot(self.pool.stats().parked)
     }
 
     /// The gateway's timeline recorder: off until [`timeline::Recorder::enable`]d; it keeps the first `cap`

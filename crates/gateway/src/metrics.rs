@@ -161,7 +161,7 @@ pub(crate) fn render(scrape: Scrape) -> AdminResponse {
             "side",
             [
                 ("client", stats.parked_connections),
-                ("upstream", pool.parked),
+                ("upstream", stats.parked_upstream_connections),
             ]
             .map(|(side, n)| (side.to_owned(), n)),
         ),

@@ -161,8 +161,9 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A consistent-enough copy: each counter is read once, without stopping the gateway.
-    pub(crate) fn snapshot(&self) -> GatewayStats {
+    /// A consistent-enough copy: each counter is read once, without stopping the gateway. The pool counts its
+    /// own parks: `upstream_parked` is its figure.
+    pub(crate) fn snapshot(&self, upstream_parked: u64) -> GatewayStats {
         let responses = (100u16..)
             .zip(self.responses.iter())
             .map(|(code, count)| (code, count.load(Ordering::Relaxed)))
@@ -183,6 +184,7 @@ impl Stats {
             retries: self.retries.load(Ordering::Relaxed),
             truncated_responses: self.truncated_responses.load(Ordering::Relaxed),
             parked_connections: self.parked_connections.load(Ordering::Relaxed),
+            parked_upstream_connections: upstream_parked,
             client_errors: self.client_errors.load(Ordering::Relaxed),
             tunnels: self.tunnels.load(Ordering::Relaxed),
             tunnel_idle_timeouts: self.tunnel_idle_timeouts.load(Ordering::Relaxed),
@@ -206,7 +208,7 @@ mod tests {
         stats.record_response(StatusCode::from_u16(999).unwrap());
         stats.record_cause(Cause::ReusedReset);
         stats.record_cause(Cause::ReusedReset);
-        let snapshot = stats.snapshot();
+        let snapshot = stats.snapshot(0);
         assert_eq!(snapshot.requests, 1);
         assert_eq!(
             snapshot.responses,
@@ -223,7 +225,7 @@ mod tests {
         stats.record_reused_request(Duration::from_secs(100));
         let ages = stats.idle_ages();
         assert_eq!(ages.count, 3);
-        assert_eq!(stats.snapshot().reused_requests, 3);
+        assert_eq!(stats.snapshot(0).reused_requests, 3);
         let count_at = |bound: f64| {
             ages.buckets
                 .iter()

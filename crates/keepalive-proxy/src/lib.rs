@@ -53,8 +53,13 @@ pub enum BackError {
     #[error(transparent)]
     Bind(#[from] listener::BindError),
     /// The admin address (`admin_listen`) could not be bound.
-    #[error("admin endpoint: {0}")]
+    #[error("admin_listen: {0}")]
     Admin(listener::BindError),
+    /// `admin_listen` is the listen address itself.
+    #[error(
+        "admin_listen {0} is the listen address too: give the admin endpoint a port of its own"
+    )]
+    AdminOnListen(SocketAddr),
 }
 
 /// Counters of what the back tier did. Serialized by field name: the harness writes them as the result's
@@ -151,6 +156,9 @@ impl KeepAliveProxy {
         origin: SocketAddr,
         config: BackConfig,
     ) -> Result<KeepAliveProxy, BackError> {
+        if config.admin_listen == Some(listen) && listen.port() != 0 {
+            return Err(BackError::AdminOnListen(listen));
+        }
         let started_at = tokio::time::Instant::now();
         let stats = Counters::default();
         let shared = Arc::new(Shared {

@@ -219,11 +219,24 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 /// A signal that fires on Ctrl-C or SIGTERM. The handlers are installed before this returns, so a signal that
 /// arrives right after is never taken by the default action (which would exit without a report).
 pub fn interrupt_signal() -> ShutdownSignal {
+    interrupt_signal_saying(Some(
+        "interrupted: finishing in-flight requests, then reporting what was measured",
+    ))
+}
+
+/// [`interrupt_signal`] for a command that says what it does on a signal itself (`serve`).
+pub fn interrupt_signal_quietly() -> ShutdownSignal {
+    interrupt_signal_saying(None)
+}
+
+fn interrupt_signal_saying(message: Option<&'static str>) -> ShutdownSignal {
     let (shutdown, signal) = Shutdown::new();
     let interrupted = wait_for_interrupt();
     tokio::spawn(async move {
         interrupted.await;
-        eprintln!("interrupted: finishing in-flight requests, then reporting what was measured");
+        if let Some(message) = message {
+            eprintln!("{message}");
+        }
         shutdown.trigger();
         // Keep the trigger alive: its drop would look like a second shutdown.
         std::future::pending::<()>().await;

@@ -129,7 +129,12 @@ pub fn caddy_cause(line: &str) -> Option<LogCause> {
         LogCause::ConnectRefused
     } else if line.contains("timeout") {
         LogCause::UpstreamTimeout
-    } else if line.contains("EOF") {
+    } else if line.contains("EOF")
+        // Go's transport when it saw the back's close of a pooled connection before writing a request it may
+        // not replay (a POST): `errServerClosedIdle`; and a write on the socket it had closed meanwhile.
+        || line.contains("server closed idle connection")
+        || line.contains("use of closed network connection")
+    {
         LogCause::UpstreamClosed
     } else {
         LogCause::Other
@@ -194,6 +199,10 @@ mod tests {
         assert_eq!(caddy_cause(ROUNDTRIP_EOF), Some(LogCause::UpstreamClosed));
         assert_eq!(caddy_cause(ROUNDTRIP_RESET), Some(LogCause::UpstreamReset));
         assert_eq!(caddy_cause(ROUNDTRIP_OK), None);
+        let closed_idle =
+            ROUNDTRIP_EOF.replace("\"EOF\"", "\"http: server closed idle connection\"");
+        assert_ne!(closed_idle, ROUNDTRIP_EOF);
+        assert_eq!(caddy_cause(&closed_idle), Some(LogCause::UpstreamClosed));
         let counts = count_causes(&[ROUNDTRIP_EOF, ROUNDTRIP_OK, ROUNDTRIP_EOF].join("\n"));
         assert_eq!(counts.get("upstream-closed"), Some(&2));
     }

@@ -115,16 +115,16 @@ fn comparison(page: &mut String, runs: &[RunResult]) {
     for run in runs {
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{:.2}</td>\
-             <td>{:.2}</td><td>{:.1}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{:.1}</td><td>{}</td></tr>",
             escape(&run.scenario),
             run.requests,
             run.bad_gateways(),
             run.race_bad_gateways(),
             run.bad_gateways_per_10k(),
             run.truncated_responses,
-            run.latency_ms.p50,
-            run.latency_ms.p99,
+            super::table::latency(run.latency_ms.p50),
+            super::table::latency(run.latency_ms.p99),
             run.throughput_rps,
             super::table::conns_per_request(run)
         );

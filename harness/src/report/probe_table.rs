@@ -2,7 +2,17 @@
 
 use std::fmt::Write as _;
 
-use crate::probe::{CloseKind, ProbeResult};
+use crate::probe::{CloseKind, FRONT_IDLE_GUARD, ProbeMeasurement, ProbeResult};
+
+/// The top of the probed ages, ms (0 without bins).
+fn last_bin_ms(probe: &ProbeMeasurement) -> f64 {
+    probe.findings.bins.last().map_or(0.0, |bin| bin.to_ms)
+}
+
+/// True when `top` reached `limit`, give or take the bins' µs rounding.
+fn reaches(top: f64, limit: f64) -> bool {
+    top >= limit - 0.001
+}
 
 /// The table of one probe.
 pub fn probe_table(result: &ProbeResult) -> String {
@@ -60,6 +70,24 @@ pub fn probe_table(result: &ProbeResult) -> String {
             ""
         }
     );
+    let guard_ms = FRONT_IDLE_GUARD.as_secs_f64() * 1000.0;
+    let capped_at = probe
+        .front_idle_timeout_ms
+        .filter(|&idle| reaches(last_bin_ms(probe), idle - guard_ms));
+    if let (Some(first), Some(last)) = (probe.findings.bins.first(), probe.findings.bins.last()) {
+        let why = match capped_at {
+            Some(idle) => format!(
+                ", one window's width up to the front's idle timeout {idle:.1} ms less {guard_ms:.1} ms \
+                 (older connections the front closes itself)"
+            ),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  probed ages         {:.1} – {:.1} ms{why}",
+            first.from_ms, last.to_ms
+        );
+    }
     let _ = writeln!(
         out,
         "  {:<15} {:>5} {:>8}  {:<22} what failed",
@@ -122,11 +150,29 @@ pub fn probe_table(result: &ProbeResult) -> String {
             findings.largest_safe_idle_ms / 1000.0 / result.time_scale
         )
     };
-    let _ = writeln!(
-        out,
-        "  largest safe front idle timeout measured: {:.1} ms{production}",
-        findings.largest_safe_idle_ms
-    );
+    match capped_at {
+        // Nothing failed up to where the front stops reusing: its own timeout is what was shown safe.
+        Some(idle) if !findings.exposed => {
+            let production = if result.time_scale == 1.0 {
+                String::new()
+            } else {
+                format!(" ({:.3} s unscaled)", idle / 1000.0 / result.time_scale)
+            };
+            let _ = writeln!(
+                out,
+                "  largest safe front idle timeout measured: the configured {idle:.1} ms{production}; no failure \
+                 up to {:.1} ms, as old as the front reuses",
+                findings.largest_safe_idle_ms
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  largest safe front idle timeout measured: {:.1} ms{production}",
+                findings.largest_safe_idle_ms
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "  {} streams, each through a front of its own; {:.1} s",
@@ -148,12 +194,29 @@ pub fn probe_page(title: &str, result: &ProbeResult) -> String {
     format!(
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
          <title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;}}\
-         pre{{background:#f4f4f4;padding:1em;white-space:pre-wrap;}}svg{{max-width:100%;height:auto;}}</style>\n\
+         pre{{background:#f4f4f4;padding:1em;white-space:pre-wrap;}}svg{{max-width:100%;height:auto;}}\
+         figcaption{{font-size:0.85em;font-style:italic;color:#444;margin:0.3em 0 0 0;}}</style>\n\
          </head>\n<body>\n<h1>{title}</h1>\n<pre>{table}</pre>\n<figure>\n{chart}\n<figcaption>P(failure) per \
-         upstream idle age, 95 % Wilson intervals; the back's measured close (red) and the front's idle timeout \
-         (blue)</figcaption>\n</figure>\n</body>\n</html>\n",
+         upstream idle age, 95 % Wilson intervals; the back's measured close (red){front}</figcaption>\n\
+         </figure>\n</body>\n</html>\n",
         table = super::escape(&probe_table(result)),
+        front = match result.probe.front_idle_timeout_ms {
+            Some(idle) if front_idle_on_chart(&result.probe) => {
+                format!(" and the front's idle timeout, {idle:.1} ms (blue)")
+            }
+            Some(idle) =>
+                format!("; the front's idle timeout, {idle:.1} ms, is far right of the chart"),
+            None => "; the front has no idle timeout".to_owned(),
+        },
     )
+}
+
+/// Whether the chart reaches the front's idle timeout: drawn when it lies within half the probed span again.
+fn front_idle_on_chart(probe: &ProbeMeasurement) -> bool {
+    let high = last_bin_ms(probe).max(probe.back_close.median_ms());
+    probe
+        .front_idle_timeout_ms
+        .is_some_and(|idle| idle < high * 1.5)
 }
 
 fn probe_chart(result: &ProbeResult) -> Result<String, String> {
@@ -165,7 +228,7 @@ fn probe_chart(result: &ProbeResult) -> Result<String, String> {
     let mut low = bins.first().map_or(0.0, |b| b.from_ms).min(close);
     let mut high = bins.last().map_or(1.0, |b| b.to_ms).max(close);
     if let Some(idle) = probe.front_idle_timeout_ms
-        && idle < high * 1.5
+        && front_idle_on_chart(probe)
     {
         low = low.min(idle);
         high = high.max(idle);

@@ -50,11 +50,19 @@ pub fn run_table(result: &RunResult) -> String {
         .collect();
     let _ = writeln!(out, "  502 by cause    {}", or_none(&causes.join("   ")));
     let l = result.latency_ms;
-    let _ = writeln!(
-        out,
-        "  latency ms      p50 {:.2}   p90 {:.2}   p99 {:.2}   max {:.2}",
-        l.p50, l.p90, l.p99, l.max
-    );
+    if result.responses.values().all(|n| *n == 0) {
+        // Latency is a response's: with none there is none to show, not zeros.
+        let _ = writeln!(out, "  latency ms      none (no response)");
+    } else {
+        let _ = writeln!(
+            out,
+            "  latency ms      p50 {}   p90 {}   p99 {}   max {}",
+            latency(l.p50),
+            latency(l.p90),
+            latency(l.p99),
+            latency(l.max)
+        );
+    }
     let _ = writeln!(out, "  upstream        {}", upstream_line(result));
     if let Some(back) = &result.back_counts {
         let _ = writeln!(out, "  back            {}", back_line(back));
@@ -97,14 +105,14 @@ pub fn comparison_table(results: &[RunResult]) -> String {
     for r in results {
         let _ = writeln!(
             out,
-            "{:<width$}  {:>8} {:>6} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>9.1} {:>11}",
+            "{:<width$}  {:>8} {:>6} {:>9} {:>9.0} {:>9} {:>9} {:>9.1} {:>11}",
             r.scenario,
             r.requests,
             r.bad_gateways(),
             r.race_bad_gateways(),
             r.bad_gateways_per_10k(),
-            r.latency_ms.p50,
-            r.latency_ms.p99,
+            latency(r.latency_ms.p50),
+            latency(r.latency_ms.p99),
             r.throughput_rps,
             conns_per_request(r)
         );
@@ -184,10 +192,21 @@ fn upstream_line(result: &RunResult) -> String {
     format!("{front}; {origin}")
 }
 
-/// The back's own counters: what it received and why its connections ended.
+/// A latency in ms with microsecond resolution below 1 ms (loopback answers in tens of µs, which two decimals
+/// would show as 0.01), two decimals above.
+pub(super) fn latency(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.3}")
+    } else {
+        format!("{ms:.2}")
+    }
+}
+
+/// The back's own counters: what it received, then (on a second line, indented under the first) why its
+/// connections ended.
 fn back_line(back: &keepalive_proxy::BackStats) -> String {
     let mut line = format!(
-        "{} on {} ({} reused); closed by keep-alive timeout {}, request limit {}, front {}",
+        "{} on {} ({} reused)\n                  closed by keep-alive timeout {}, request limit {}, front {}",
         count(back.requests, "request"),
         count(back.connections, "connection"),
         back.reused_requests,
@@ -352,16 +371,27 @@ mod tests {
             "tunnels": 0, "tunnel_idle_timeouts": 0, "tunnels_closed": 0, "client_closes": 1,
             "reused_requests": 992, "origin_connections": 6});
         let table = run_table(&result(serde_json::json!({}), Some(back)));
-        let line = table
+        let mut lines = table
             .lines()
-            .find(|l| l.trim_start().starts_with("back "))
-            .expect("a back line");
+            .skip_while(|l| !l.trim_start().starts_with("back "));
+        let (line, closes) = (
+            lines.next().expect("a back line"),
+            lines.next().expect("its closes' line"),
+        );
         assert!(
-            line.contains("998 requests on 6 connections (992 reused)")
-                && line.contains("keep-alive timeout 2")
-                && line.contains("502 made by the back 3")
-                && !line.contains("tunnels"),
+            line.contains("998 requests on 6 connections (992 reused)"),
             "{line}"
+        );
+        assert!(
+            closes.starts_with("                  closed by")
+                && closes.contains("keep-alive timeout 2")
+                && closes.contains("502 made by the back 3")
+                && !closes.contains("tunnels"),
+            "{closes}"
+        );
+        assert!(
+            table.lines().all(|l| l.chars().count() <= 120),
+            "every line fits a 120-column terminal: {table}"
         );
     }
 

@@ -68,7 +68,7 @@ pub fn build(
         latency_ms,
         latency_histogram,
         throughput_rps: if measured.duration_s > 0.0 {
-            tally.records as f64 / measured.duration_s
+            tally.answered() as f64 / measured.duration_s
         } else {
             0.0
         },

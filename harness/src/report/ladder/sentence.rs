@@ -239,8 +239,8 @@ fn crossing(events: &[&TimelineEvent], reused: bool) -> String {
     };
     let seen = |only: &str| match close_at_front.map(|event| (event.t_ms, event.what)) {
         Some((t_ms, EventKind::Delivered { delay_us, .. })) => format!(
-            "; its {signal} reached the front {only}at {t_ms:+.1} ms ({:.1} ms on the link)",
-            delay_us as f64 / 1e3
+            "; its {signal} reached the front {only}at {t_ms:+.1} ms ({} on the link)",
+            gap(delay_us as f64 / 1e3)
         ),
         _ => String::new(),
     };
@@ -250,17 +250,17 @@ fn crossing(events: &[&TimelineEvent], reused: bool) -> String {
     if link_only {
         return if closed.t_ms <= 0.0 {
             format!(
-                "The back's {signal} reached the link {:.1} ms before the request did{}: the request crossed \
+                "The back's {signal} reached the link {} before the request did{}: the request crossed \
                  it on the wire (what the front answered is in its own log).",
-                -closed.t_ms,
+                gap(-closed.t_ms),
                 seen("only ")
             )
         } else {
             format!(
-                "The back's {signal} reached the link {:.1} ms after the request did, while the request was \
+                "The back's {signal} reached the link {} after the request did, while the request was \
                  still on its way to the back{}: the request crossed it on the wire (what the front answered \
                  is in its own log).",
-                closed.t_ms,
+                gap(closed.t_ms),
                 seen("only ")
             )
         };
@@ -304,46 +304,56 @@ fn crossing(events: &[&TimelineEvent], reused: bool) -> String {
             });
             let at_back = match (read, timer) {
                 (Some(read), _) => format!(
-                    "The back read the request at {:+.1} ms and closed the connection ({signal}) {:.1} ms later \
+                    "The back read the request at {:+.1} ms and closed the connection ({signal}) {} later \
                      without answering it",
                     read.t_ms,
-                    closed.t_ms - read.t_ms
+                    gap(closed.t_ms - read.t_ms)
                 ),
                 (None, Some(timer)) if timer.t_ms >= arrived.t_ms => format!(
-                    "The request reached the back at {:+.1} ms, but the back's keep-alive timer fired {:.1} ms \
+                    "The request reached the back at {:+.1} ms, but the back's keep-alive timer fired {} \
                      later and it closed ({signal}) without reading it{discarded}",
                     arrived.t_ms,
-                    timer.t_ms - arrived.t_ms
+                    gap(timer.t_ms - arrived.t_ms)
                 ),
                 (None, Some(timer)) => format!(
-                    "The back's keep-alive timer fired at {:+.1} ms, {:.1} ms before the request reached it at \
+                    "The back's keep-alive timer fired at {:+.1} ms, {} before the request reached it at \
                      {:+.1} ms, and it closed ({signal}) at {:+.1} ms without reading it{discarded}",
                     timer.t_ms,
-                    arrived.t_ms - timer.t_ms,
+                    gap(arrived.t_ms - timer.t_ms),
                     arrived.t_ms,
                     closed.t_ms
                 ),
                 (None, None) => format!(
-                    "The request reached the back at {:+.1} ms; the back closed ({signal}) {:.1} ms later \
+                    "The request reached the back at {:+.1} ms; the back closed ({signal}) {} later \
                      without reading it{discarded}",
                     arrived.t_ms,
-                    closed.t_ms - arrived.t_ms
+                    gap(closed.t_ms - arrived.t_ms)
                 ),
             };
             format!("{at_back}{}", seen(""))
         }
         _ if closed.t_ms <= 0.0 => format!(
-            "The back closed the idle connection ({signal}) {:.1} ms before the request was written{}: the \
+            "The back closed the idle connection ({signal}) {} before the request was written{}: the \
              request crossed it on the wire",
-            -closed.t_ms,
+            gap(-closed.t_ms),
             seen("only ")
         ),
         _ => format!(
-            "The back closed the {which} connection ({signal}) {:.1} ms after the request was written, \
+            "The back closed the {which} connection ({signal}) {} after the request was written, \
              before it arrived{}: the request crossed it on the wire",
-            closed.t_ms,
+            gap(closed.t_ms),
             seen("only ")
         ),
+    }
+}
+
+/// A span between two events for a sentence: tenths of a millisecond, or microseconds below 0.1 ms (where
+/// tenths would say 0.0).
+fn gap(ms: f64) -> String {
+    if ms.abs() < 0.1 {
+        format!("{:.0} µs", ms * 1000.0)
+    } else {
+        format!("{ms:.1} ms")
     }
 }
 
@@ -352,12 +362,19 @@ mod tests {
     use gateway::Cause;
     use timeline::{CloseHow, Direction, EventKind, Segment};
 
-    use super::explain;
+    use super::{explain, gap};
     use crate::report::ladder::ladder;
     use crate::report::ladder::tests::{
         client, event, link, outcome, race, retried, timer_after_arrival,
     };
     use crate::timelines::{Tier, TimelineTotals};
+
+    #[test]
+    fn a_span_under_a_tenth_of_a_millisecond_is_said_in_microseconds() {
+        assert_eq!(gap(0.041), "41 µs");
+        assert_eq!(gap(3.84), "3.8 ms");
+        assert_eq!(gap(0.1), "0.1 ms");
+    }
 
     #[test]
     fn the_sentence_says_the_request_crossed_the_fin() {
