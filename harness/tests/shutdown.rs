@@ -1,6 +1,6 @@
 //! Shutdown of the `badgateway` binary: SIGTERM on `serve gateway` lets the request in flight finish and then
-//! exits 0; SIGINT on `run` stops the load and still prints and writes what was measured, every request
-//! accounted for.
+//! exits 0 (1 when `--grace` ran out first and cut it); SIGINT on `run` stops the load and still prints and
+//! writes what was measured, every request accounted for.
 
 mod support;
 
@@ -145,6 +145,56 @@ async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
         "not drained cleanly: {rest:?}"
     );
     assert!(wait_exit(child).await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_serve_gateway_exits_1_when_the_grace_cuts_a_request() {
+    // The backend never answers: the request is still in flight when the grace runs out.
+    let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = scratch_dir("serve-cut");
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nbackends = [\"{}\"]\n",
+            backend.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let (child, lines) = spawn(&[
+        "serve",
+        "gateway",
+        "--config",
+        config.to_str().unwrap(),
+        "--grace",
+        "200ms",
+    ]);
+    let (lines, seen) = read_until(lines, "listening on").await;
+    let addr: std::net::SocketAddr = seen
+        .last()
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {seen:?}"));
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client
+        .write_all(b"GET /never HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let (mut upstream, _) = tokio::time::timeout(LIMIT, backend.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let head = read_head(&mut upstream).await;
+    assert!(head.starts_with(b"GET /never "), "{head:?}");
+
+    send_signal(&child, "TERM");
+    let (_, rest) = read_until(lines, "stopped").await;
+    let stopped = rest.last().cloned().unwrap_or_default();
+    assert!(
+        stopped.contains("1 client connection still busy") && stopped.contains("cut"),
+        "{rest:?}"
+    );
+    assert_eq!(wait_exit(child).await.code(), Some(1), "{rest:?}");
 }
 
 /// Polls the gateway's admin stats until it has received at least `at_least` requests; returns its count.
