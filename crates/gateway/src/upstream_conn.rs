@@ -517,9 +517,13 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connect_is_connect_refused() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
+        // Bound but not listening: a SYN gets an RST, and no concurrent test can take the port meanwhile.
+        let closed =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        closed
+            .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        let addr = closed.local_addr().unwrap().as_socket().unwrap();
         let result = connect("test", &[addr], Duration::from_secs(2)).await;
         assert_eq!(result.err(), Some(Cause::ConnectRefused));
     }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use gateway::{Cause, FrontConfig, Gateway, GatewayError};
 use support::{Step, config, fake_backend, gateway, get, within};
-use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn no_backends_is_answered_at_once() {
@@ -45,9 +44,7 @@ async fn cause_header_can_be_turned_off() {
 
 #[tokio::test]
 async fn a_closed_port_is_connect_refused() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let (_closed, addr) = support::closed_port();
     let gateway = gateway(vec![addr.to_string()], config()).await;
 
     let reply = within(get(gateway.local_addr(), "/")).await;

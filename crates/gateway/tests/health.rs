@@ -179,9 +179,7 @@ async fn a_body_without_the_match_fails_the_probe() {
 
 #[tokio::test]
 async fn a_refused_connect_fails_the_probe() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let (_closed, addr) = support::closed_port();
     let mut config = probing();
     config.probe.unhealthy_threshold = 1;
     let gateway = gateway(vec![addr.to_string()], config).await;

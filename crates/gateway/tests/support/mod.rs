@@ -533,3 +533,19 @@ pub async fn server_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
     within(stream.read_exact(&mut payload)).await.unwrap();
     (head[0], payload)
 }
+
+/// A loopback port where a connect is refused, for as long as the returned socket lives: bound but not
+/// listening, so the kernel answers a SYN with an RST and no other test can take the port meanwhile (a port
+/// bound, read and released could be handed to the next port-0 listener of a concurrent test).
+pub fn closed_port() -> (socket2::Socket, SocketAddr) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&loopback.into()).expect("bind to port 0");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|addr| addr.as_socket())
+        .expect("a bound address");
+    (socket, addr)
+}
