@@ -262,6 +262,8 @@ fn ctrl_c_exits_130_and_the_partial_result_fails_the_gate() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    // Killed on drop if the test fails before the run ends: 10,000,000 requests would outlive it.
+    let mut child = support::Reaped::new(child);
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -4,17 +4,17 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{badgateway_command, scratch_dir};
+use support::{Reaped, badgateway_command, scratch_dir};
 
 /// How long the tier may take to log that it listens.
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// Starts `serve gateway` with `extra` flags and stderr piped; returns the child and its stderr lines.
-fn serve_gateway(name: &str, extra: &[&str]) -> (Child, mpsc::Receiver<String>) {
+fn serve_gateway(name: &str, extra: &[&str]) -> (Reaped, mpsc::Receiver<String>) {
     let dir = scratch_dir(name);
     let config = dir.join("gateway.toml");
     std::fs::write(
@@ -39,7 +39,7 @@ fn serve_gateway(name: &str, extra: &[&str]) -> (Child, mpsc::Receiver<String>) 
             }
         }
     });
-    (child, receive)
+    (Reaped::new(child), receive)
 }
 
 /// The first stderr line containing `needle`, or a panic listing what came instead.
@@ -54,9 +54,9 @@ fn line_with(lines: &mpsc::Receiver<String>, needle: &str) -> String {
     panic!("no stderr line with {needle:?} within {LIMIT:?}; got {seen:?}");
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+fn stop(child: Reaped) {
+    // Killed and reaped on drop.
+    drop(child);
 }
 
 #[test]

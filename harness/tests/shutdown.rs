@@ -5,11 +5,13 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use support::Reaped;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -17,7 +19,7 @@ fn scratch_dir(test: &str) -> std::path::PathBuf {
     support::scratch_dir(&format!("shutdown-{test}"))
 }
 
-fn spawn(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+fn spawn(args: &[&str]) -> (Reaped, Lines<BufReader<ChildStdout>>) {
     let mut child = support::badgateway_command()
         .args(args)
         .stdout(Stdio::piped())
@@ -25,10 +27,10 @@ fn spawn(args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
         .spawn()
         .expect("the binary runs");
     let stdout = child.stdout.take().unwrap();
-    (child, BufReader::new(stdout).lines())
+    (Reaped::new(child), BufReader::new(stdout).lines())
 }
 
-fn send_signal(child: &Child, signal: &str) {
+fn send_signal(child: &Reaped, signal: &str) {
     // The shell's own `kill`: no dependency on procps being installed.
     let status = Command::new("sh")
         .args(["-c", &format!("kill -{signal} {}", child.id())])
@@ -62,7 +64,7 @@ async fn read_until(
         .unwrap()
 }
 
-async fn wait_exit(mut child: Child) -> std::process::ExitStatus {
+async fn wait_exit(mut child: Reaped) -> std::process::ExitStatus {
     tokio::time::timeout(LIMIT, tokio::task::spawn_blocking(move || child.wait()))
         .await
         .expect("the process exits")

@@ -210,3 +210,37 @@ pub async fn get(addr: SocketAddr) -> u16 {
         .and_then(|status| status.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"))
 }
+
+/// A child process of the binary under test, killed and reaped when dropped unless it was waited for: a test
+/// that fails half-way leaves no server or run behind.
+pub struct Reaped(Option<std::process::Child>);
+
+impl Reaped {
+    pub fn new(child: std::process::Child) -> Self {
+        Self(Some(child))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child was not waited for yet")
+    }
+
+    /// Waits for the exit; the child is then no longer killed on drop.
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.child().wait();
+        self.0 = None;
+        status
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
