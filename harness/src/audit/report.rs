@@ -63,8 +63,11 @@ pub fn text(audit: &Audit) -> String {
         .count();
     let _ = writeln!(
         out,
-        "{exposed} of {} pairs exposed (method {}, margin 2 × RTT = {})",
-        audit.pairs.len(),
+        "{exposed} of {} exposed (method {}, margin 2 × RTT = {})",
+        match audit.pairs.len() {
+            1 => "1 pair".to_owned(),
+            n => format!("{n} pairs"),
+        },
         audit.options.method,
         humantime::format_duration(audit.options.margin())
     );

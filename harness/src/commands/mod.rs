@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use harness::preset::Preset;
+use harness::preset::{BackPreset, FrontPreset, Preset};
 use harness::report::{ReportInput, html_report};
 use harness::result::{RunResult, write_json_atomically};
 use harness::scenario::Scenario;
@@ -27,13 +27,22 @@ use listener::{Shutdown, ShutdownSignal};
 
 use crate::Outputs;
 
+/// `--preset`'s help, with the names from the presets themselves.
+fn preset_help() -> String {
+    let names = |all: Vec<String>| all.join(", ");
+    format!(
+        "Start from a product's defaults, e.g. `front=alb,back=apache`; applied before the `--set`s, which win. \
+         Fronts: {}. Backs: {}",
+        names(FrontPreset::ALL.iter().map(ToString::to_string).collect()),
+        names(BackPreset::ALL.iter().map(ToString::to_string).collect()),
+    )
+}
+
 /// How the scenario is shaped before a measuring command runs it: a product preset, then the user's `--set`s,
 /// then the time scale.
 #[derive(Args, Debug, Clone)]
 pub struct Shaping {
-    /// Start from a product's defaults, e.g. `front=alb,back=apache` (see `audit --help` for the names);
-    /// applied before the `--set`s, which win.
-    #[arg(long, value_name = "front=NAME,back=NAME")]
+    #[arg(long, value_name = "front=NAME,back=NAME", help = preset_help())]
     pub preset: Option<Preset>,
     /// Multiply every configured timeout, gap and interval by F (after the preset and the `--set`s); link
     /// latency and the machine's own processing stay as they are. 0.01 replays 60 s as 600 ms.

@@ -28,9 +28,14 @@ pub fn ladder(timeline: &Timeline, totals: Option<&TimelineTotals>) -> String {
         let retried = timeline.outcome.retried && timeline.outcome.status != Some(502);
         let _ = write!(
             out,
-            " (the first of {} kept; {} failed requests in the run{})",
+            " (the first of {} kept; {} failed {} in the run{})",
             totals.kept,
             totals.failures,
+            if totals.failures == 1 {
+                "request"
+            } else {
+                "requests"
+            },
             if retried {
                 ", retried ones included"
             } else {
