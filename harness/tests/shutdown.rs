@@ -84,12 +84,18 @@ async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
     head
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
-    // The backend is this test: it holds the request until the gateway has been told to stop.
+/// `serve gateway` in front of a backend that is this test, with one client request read by the backend and
+/// not answered yet.
+struct InFlight {
+    child: Reaped,
+    lines: Lines<BufReader<ChildStdout>>,
+    client: TcpStream,
+    upstream: TcpStream,
+}
+
+async fn request_in_flight(test: &str, grace: &str, path: &str) -> InFlight {
     let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dir = scratch_dir("serve");
-    let config = dir.join("gateway.toml");
+    let config = scratch_dir(test).join("gateway.toml");
     std::fs::write(
         &config,
         format!(
@@ -104,7 +110,7 @@ async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
         "--config",
         config.to_str().unwrap(),
         "--grace",
-        "10s",
+        grace,
     ]);
     let (lines, seen) = read_until(lines, "listening on").await;
     let addr: std::net::SocketAddr = seen
@@ -112,10 +118,9 @@ async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("no address in {seen:?}"));
-
     let mut client = TcpStream::connect(addr).await.unwrap();
     client
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").as_bytes())
         .await
         .unwrap();
     let (mut upstream, _) = tokio::time::timeout(LIMIT, backend.accept())
@@ -123,7 +128,27 @@ async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
         .unwrap()
         .unwrap();
     let head = read_head(&mut upstream).await;
-    assert!(head.starts_with(b"GET /slow "), "{head:?}");
+    assert!(
+        head.starts_with(format!("GET {path} ").as_bytes()),
+        "{head:?}"
+    );
+    InFlight {
+        child,
+        lines,
+        client,
+        upstream,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
+    // The backend is this test: it holds the request until the gateway has been told to stop.
+    let InFlight {
+        child,
+        lines,
+        mut client,
+        mut upstream,
+    } = request_in_flight("serve", "10s", "/slow").await;
 
     send_signal(&child, "TERM");
     let (lines, _) = read_until(lines, "draining").await;
@@ -152,42 +177,12 @@ async fn sigterm_on_serve_gateway_lets_the_request_in_flight_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_on_serve_gateway_exits_1_when_the_grace_cuts_a_request() {
     // The backend never answers: the request is still in flight when the grace runs out.
-    let backend = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let dir = scratch_dir("serve-cut");
-    let config = dir.join("gateway.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\nbackends = [\"{}\"]\n",
-            backend.local_addr().unwrap()
-        ),
-    )
-    .unwrap();
-    let (child, lines) = spawn(&[
-        "serve",
-        "gateway",
-        "--config",
-        config.to_str().unwrap(),
-        "--grace",
-        "200ms",
-    ]);
-    let (lines, seen) = read_until(lines, "listening on").await;
-    let addr: std::net::SocketAddr = seen
-        .last()
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {seen:?}"));
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client
-        .write_all(b"GET /never HTTP/1.1\r\nhost: test\r\n\r\n")
-        .await
-        .unwrap();
-    let (mut upstream, _) = tokio::time::timeout(LIMIT, backend.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let head = read_head(&mut upstream).await;
-    assert!(head.starts_with(b"GET /never "), "{head:?}");
+    let InFlight {
+        child,
+        lines,
+        client: _client,
+        upstream: _upstream,
+    } = request_in_flight("serve-cut", "200ms", "/never").await;
 
     send_signal(&child, "TERM");
     let (_, rest) = read_until(lines, "stopped").await;
