@@ -10,6 +10,8 @@
 # for a like-for-like user-space figure; the kernel's share, which callgrind does not see, is compare.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/nginx-proxy.sh
+. bench/nginx-proxy.sh
 command -v valgrind >/dev/null || { echo "missing valgrind: apt-get install valgrind" >&2; exit 2; }
 if [ -z "${BIN:-}" ]; then
     cargo build --release -q -p harness
@@ -40,26 +42,8 @@ wait_port "$ORIGIN_PORT"
 start_proxy() {
     local port=$1 profile=$2
     if [ "${PROXY:-gateway}" = nginx ]; then
-        mkdir -p "$WORK/nginx/logs"
-        cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log error;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
-    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 1024; }
-    server {
-        listen 127.0.0.1:$port;
-        keepalive_requests 1000000;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
+        write_nginx_proxy_conf "$WORK/nginx" "$port" "$ORIGIN_PORT" 1 1024 "master_process off;
+daemon off;"
         valgrind --tool=callgrind --callgrind-out-file="$profile" \
             "$(command -v nginx || echo /usr/sbin/nginx)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" \
             >/dev/null 2>"$profile.log" &

@@ -15,6 +15,8 @@
 # usage: [PROXY_WORKERS=2] [IDLE_CLIENTS=10000] [IDLE_SETTLE=3] bench/compare.sh [ROUNDS] [SECONDS] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/nginx-proxy.sh
+. bench/nginx-proxy.sh
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
 CONNECTIONS=${3:-64}
@@ -73,24 +75,7 @@ backends = ["127.0.0.1:$ORIGIN_PORT"]
 max_idle_per_backend = 1024
 worker_threads = $PROXY_WORKERS
 CONF
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes $PROXY_WORKERS;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log error;
-events { worker_connections 20000; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body; proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fcgi; uwsgi_temp_path $WORK/nginx/uwsgi; scgi_temp_path $WORK/nginx/scgi;
-    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 1024; }
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        keepalive_requests 1000000;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
+write_nginx_proxy_conf "$WORK/nginx" "$NGINX_PORT" "$ORIGIN_PORT" "$PROXY_WORKERS" 20000
 # HAProxy refuses to start when maxconn needs more descriptors than the limit allows (about 2 per connection).
 HAPROXY_MAXCONN=$(( $(ulimit -n) / 2 - 64 ))
 [ "$HAPROXY_MAXCONN" -gt 20000 ] && HAPROXY_MAXCONN=20000
